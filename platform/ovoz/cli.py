@@ -1,0 +1,213 @@
+"""The `ovoz` command. Every failure a person can cause ends with one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ovoz.settings import SettingsError, get_settings
+
+T = TypeVar("T")
+
+
+def _run(work: Callable[[], Awaitable[T]]) -> T:
+    """Run one piece of async work with the configured database open."""
+    from ovoz import db
+
+    settings = get_settings()
+    db.use_database(settings.database_url)
+
+    async def main() -> T:
+        async with db.pool(settings):
+            return await work()
+
+    try:
+        return asyncio.run(main())
+    except Exception as error:
+        if _is_database_unreachable(error):
+            raise click.ClickException(f"cannot open the database: {error}") from None
+        raise
+
+
+def _is_database_unreachable(error: Exception) -> bool:
+    import sqlite3
+
+    import asyncpg
+
+    return isinstance(
+        error, OSError | sqlite3.OperationalError | asyncpg.PostgresConnectionError
+        | asyncpg.InvalidCatalogNameError | asyncpg.InvalidAuthorizationSpecificationError
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Ovoz: participatory planning, petitions and problem reports."""
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default: server.host).")
+@click.option("--port", type=int, help="Port (default: server.port).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes.")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the site with several worker processes."""
+    import uvicorn
+
+    settings = get_settings()
+    click.echo(f"Ovoz on http://{host or settings.host}:{port or settings.port}/")
+    uvicorn.run(
+        "ovoz.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply pending database migrations (SQLite or PostgreSQL)."""
+    from ovoz import db
+
+    async def work() -> list[str]:
+        # Piccolo narrates each step on stdout; the summary below says what matters.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return await db.migrate()
+
+    applied = _run(work)
+    click.echo(f"{len(applied)} migration(s) applied." if applied else "Database is up to date.")
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Also load clearly marked demo content.")
+def seed(demo: bool) -> None:
+    """Load the shipped places (and, with --demo, demo mahallas)."""
+    from ovoz.geo import services as geo
+
+    async def work() -> str:
+        regions, districts = await geo.load_places()
+        message = f"{regions} regions and {districts} districts loaded."
+        if demo:
+            data = (geo.ROOT / "seeds" / "demo" / "mahallas.csv").read_bytes()
+            summary = await geo.import_mahallas(data, demo=True)
+            message += f" Demo mahallas: {summary.created} added, {summary.updated} updated."
+        return message
+
+    click.echo(_run(work))
+
+
+@cli.group()
+def geo() -> None:
+    """Places: regions, districts and mahallas."""
+
+
+@geo.command("import-mahallas")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_mahallas(csv_file: Path) -> None:
+    """Import mahallas from CSV: all rows or none.
+
+    Columns: district_id, name_uz (required); name_uz_cyrl, name_ru, name_en, latitude,
+    longitude, population (optional). A mahalla already known by district and name is updated.
+    """
+    from ovoz.geo import services
+
+    data = csv_file.read_bytes()
+
+    async def work() -> Any:
+        return await services.import_mahallas(data)
+
+    try:
+        summary = _run(work)
+    except services.MahallaImportError as refused:
+        for error in refused.errors:
+            click.echo(f"{csv_file.name}: {error}", err=True)
+        raise click.ClickException(
+            f"nothing imported: {len(refused.errors)} problem(s) in {csv_file.name}"
+        ) from None
+    click.echo(f"{summary.created} mahalla(s) added, {summary.updated} updated.")
+
+
+@cli.command()
+@click.option("--to", "script", type=click.Choice(["cyrl", "latn"]), required=True,
+              help="Target script.")
+@click.argument("text", nargs=-1, required=True)
+def translit(script: str, text: tuple[str, ...]) -> None:
+    """Transliterate Uzbek TEXT between Latin and Cyrillic."""
+    from ovoz.i18n.translit import to_cyrillic, to_latin
+
+    convert = to_cyrillic if script == "cyrl" else to_latin
+    click.echo(convert(" ".join(text)))
+
+
+@cli.group()
+def ledger() -> None:
+    """The public ledger."""
+
+
+@ledger.command("verify")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write every entry as JSON lines to this file.")
+def ledger_verify(export_path: Path | None) -> None:
+    """Check the whole hash chain; exit 1 naming the first bad entry."""
+    from ovoz.ledger import services
+
+    async def work() -> services.Verification:
+        if export_path:
+            with export_path.open("w", encoding="utf-8") as out:
+                async for entry in services.iterate():
+                    out.write(services.canonical_json(entry) + "\n")
+        return await services.verify()
+
+    result = _run(work)
+    if not result.intact:
+        raise click.ClickException(
+            f"ledger broken at entry {result.first_bad_seq}: {result.reason} "
+            f"({result.checked} entries before it are intact)"
+        )
+    click.echo(f"Ledger intact: {result.checked} entries, head {result.head.hash}")
+
+
+@cli.group()
+def i18n() -> None:
+    """Translation catalogs."""
+
+
+@i18n.command("extract")
+def i18n_extract() -> None:
+    """Collect messages from code and templates and update every catalog."""
+    from ovoz.i18n import catalogs
+
+    click.echo(catalogs.extract_and_update())
+
+
+@i18n.command("cyrillic")
+def i18n_cyrillic() -> None:
+    """Write the Uzbek Cyrillic catalog from the Uzbek Latin one."""
+    from ovoz.i18n import catalogs
+
+    click.echo(catalogs.write_cyrillic_catalog())
+
+
+@i18n.command("compile")
+def i18n_compile() -> None:
+    """Compile the catalogs (.po -> .mo); installation does this too."""
+    from ovoz.i18n import catalogs
+
+    click.echo(f"{len(catalogs.compile_all())} catalog(s) compiled.")
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="ovoz", standalone_mode=True)
+    except SettingsError as error:
+        click.echo(f"ovoz: configuration error: {error}", err=True)
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""Places: regions, districts and mahallas, with names in four languages."""

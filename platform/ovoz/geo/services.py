@@ -1,0 +1,275 @@
+"""Places: loading the shipped regions and districts, importing mahallas, and looking them up."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from piccolo.query.functions.aggregate import Count
+
+from ovoz import ledger
+from ovoz.db import transaction
+from ovoz.geo.tables import District, Mahalla, Region
+from ovoz.i18n.locale import NAME_COLUMNS
+from ovoz.i18n.translit import normalise, to_cyrillic, to_script
+from ovoz.pagination import Page, paginate, paginate_items
+from ovoz.settings import ROOT, get_settings
+
+PLACES_DIR = ROOT / "seeds" / "places"
+# Generous bounds around Uzbekistan: a centre outside them is a typing error.
+LATITUDE_RANGE = (37.0, 45.8)
+LONGITUDE_RANGE = (55.8, 73.3)
+MAHALLA_COLUMNS = (
+    "district_id", "name_uz", "name_uz_cyrl", "name_ru", "name_en",
+    "latitude", "longitude", "population",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class MahallaImportError(ValueError):
+    """The file was refused; nothing was imported."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(error) for error in errors))
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    created: int
+    updated: int
+    districts: tuple[int, ...]
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as rows:
+        return list(csv.DictReader(rows))
+
+
+async def _upsert(table: type[Region] | type[District], row_id: int, fields: dict[str, Any],
+                  existing: set[int]) -> None:
+    if row_id in existing:
+        columns = {table._meta.get_column_by_name(name): value for name, value in fields.items()}
+        await table.update(columns).where(table._meta.primary_key == row_id)
+    else:
+        await table.insert(table(id=row_id, **fields))
+
+
+async def load_places() -> tuple[int, int]:
+    """Insert or refresh every region and district from seeds/places; safe to run again."""
+    regions = _read_csv(PLACES_DIR / "regions.csv")
+    districts = _read_csv(PLACES_DIR / "districts.csv")
+    centres = {int(r["district_id"]): r for r in _read_csv(PLACES_DIR / "district_centres.csv")}
+    async with transaction():
+        existing = set(await Region.select(Region.id).output(as_list=True))
+        for row in regions:
+            names = {column: row[column] for column in NAME_COLUMNS.values()}
+            await _upsert(Region, int(row["id"]), names, existing)
+        existing = set(await District.select(District.id).output(as_list=True))
+        for row in districts:
+            centre = centres.get(int(row["id"]))
+            fields: dict[str, Any] = {column: row[column] for column in NAME_COLUMNS.values()}
+            fields["region"] = int(row["region_id"])
+            fields["centre_lat"] = float(centre["latitude"]) if centre else None
+            fields["centre_lon"] = float(centre["longitude"]) if centre else None
+            await _upsert(District, int(row["id"]), fields, existing)
+    return len(regions), len(districts)
+
+
+def _coordinate(text: str, bounds: tuple[float, float], name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} {text!r} is not a number") from None
+    if not bounds[0] <= value <= bounds[1]:
+        raise ValueError(f"{name} {value} is outside Uzbekistan ({bounds[0]} to {bounds[1]})")
+    return value
+
+
+def _mahalla_fields(row: dict[str, str], districts: set[int], demo: bool) -> dict[str, Any]:
+    """Validate one CSV row; raise ValueError with a message a district clerk can act on."""
+    raw_district = row.get("district_id", "").strip()
+    if not raw_district.isdigit() or int(raw_district) not in districts:
+        raise ValueError(f"district_id {raw_district!r} is not a known district id")
+    name_uz = normalise(" ".join(row.get("name_uz", "").split()))
+    if not name_uz:
+        raise ValueError("name_uz is empty")
+    if len(name_uz) > 160:
+        raise ValueError("name_uz is longer than 160 characters")
+    fields: dict[str, Any] = {
+        "district": int(raw_district),
+        "name_uz": name_uz,
+        "name_uz_cyrl": " ".join(row.get("name_uz_cyrl", "").split()) or to_cyrillic(name_uz),
+        "name_ru": " ".join(row.get("name_ru", "").split()),
+        "name_en": " ".join(row.get("name_en", "").split()),
+        "centre_lat": None,
+        "centre_lon": None,
+        "population": None,
+        "is_demo": demo,
+    }
+    latitude, longitude = row.get("latitude", "").strip(), row.get("longitude", "").strip()
+    if bool(latitude) != bool(longitude):
+        raise ValueError("give both latitude and longitude, or neither")
+    if latitude:
+        fields["centre_lat"] = _coordinate(latitude, LATITUDE_RANGE, "latitude")
+        fields["centre_lon"] = _coordinate(longitude, LONGITUDE_RANGE, "longitude")
+    population = row.get("population", "").strip().replace(" ", "").replace(",", "")
+    if population:
+        if not population.isdigit():
+            raise ValueError(f"population {population!r} is not a whole number")
+        fields["population"] = int(population)
+    return fields
+
+
+def parse_mahalla_csv(data: bytes, districts: set[int], demo: bool = False
+                      ) -> list[dict[str, Any]]:
+    """Check the whole file first; raise MahallaImportError listing every bad line."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise MahallaImportError([RowError(line, "the file is not UTF-8 text")]) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [name for name in ("district_id", "name_uz") if name not in header]
+    unknown = [name for name in header if name not in MAHALLA_COLUMNS]
+    if missing or unknown:
+        problems = [f"missing column {name}" for name in missing]
+        problems += [f"unknown column {name!r}" for name in unknown]
+        expected = ", ".join(MAHALLA_COLUMNS)
+        raise MahallaImportError([RowError(1, "; ".join(problems) + f" (columns: {expected})")])
+    reader.fieldnames = header
+    errors: list[RowError] = []
+    rows: list[dict[str, Any]] = []
+    first_line: dict[tuple[int, str], int] = {}
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            errors.append(RowError(line, "more values than columns"))
+            continue
+        try:
+            fields = _mahalla_fields({k: v or "" for k, v in row.items()}, districts, demo)
+        except ValueError as error:
+            errors.append(RowError(line, str(error)))
+            continue
+        key = (fields["district"], fields["name_uz"].casefold())
+        if key in first_line:
+            errors.append(RowError(line, f"the same mahalla as line {first_line[key]}"))
+            continue
+        first_line[key] = line
+        rows.append(fields)
+    if errors:
+        raise MahallaImportError(errors)
+    if not rows:
+        raise MahallaImportError([RowError(1, "the file has no mahallas")])
+    return rows
+
+
+async def import_mahallas(data: bytes, demo: bool = False) -> ImportSummary:
+    """Import or update mahallas from CSV, all or nothing. A mahalla already known by its
+    district and Uzbek name is updated, so the same file can be imported again."""
+    districts = set(await District.select(District.id).output(as_list=True))
+    rows = parse_mahalla_csv(data, districts, demo)
+    created = updated = 0
+    async with transaction():
+        for fields in rows:
+            existing = await Mahalla.select(Mahalla.id).where(
+                (Mahalla.district == fields["district"]) & (Mahalla.name_uz == fields["name_uz"])
+            ).first()
+            if existing:
+                columns = {Mahalla._meta.get_column_by_name(k): v for k, v in fields.items()}
+                await Mahalla.update(columns).where(Mahalla.id == existing["id"])
+                updated += 1
+            else:
+                await Mahalla.insert(Mahalla(**fields))
+                created += 1
+        touched = tuple(sorted({fields["district"] for fields in rows}))
+        for district_id in touched:
+            count = sum(1 for fields in rows if fields["district"] == district_id)
+            await ledger.record(
+                "geo.mahallas_imported", f"district:{district_id}", {"mahallas": count}
+            )
+    return ImportSummary(created=created, updated=updated, districts=touched)
+
+
+def is_pilot(district_id: int) -> bool:
+    return district_id in get_settings().pilot_districts
+
+
+async def regions() -> list[dict[str, Any]]:
+    return await Region.select().order_by(Region.id)
+
+
+async def region(region_id: int) -> dict[str, Any] | None:
+    return await Region.select().where(Region.id == region_id).first()
+
+
+async def districts(region_id: int | None = None) -> list[dict[str, Any]]:
+    query = District.select().order_by(District.id)
+    if region_id is not None:
+        query = query.where(District.region == region_id)
+    return await query
+
+
+async def district(district_id: int) -> dict[str, Any] | None:
+    return await District.select().where(District.id == district_id).first()
+
+
+def search_key(text: str) -> str:
+    """A form of a name that ignores script, case and the apostrophes people type or omit."""
+    latin = to_script(normalise(text), "latn").casefold()
+    return "".join(ch for ch in latin if ch.isalnum() or ch == " ")
+
+
+def _matches(row: dict[str, Any], wanted: str) -> bool:
+    return any(wanted in search_key(row[column] or "") for column in NAME_COLUMNS.values())
+
+
+async def mahalla_page(district_id: int, search: str | None, number: int, per_page: int) -> Page:
+    """A district's mahallas by name; `search` matches any language and either Uzbek script.
+    A district has at most a few hundred mahallas, so the search runs over all of them here."""
+    query = Mahalla.select().where(Mahalla.district == district_id).order_by(
+        Mahalla.name_uz, Mahalla.id
+    )
+    if not search or not search_key(search).strip():
+        return await paginate(query, Mahalla.count().where(Mahalla.district == district_id),
+                              number, per_page)
+    wanted = search_key(search).strip()
+    return paginate_items([row for row in await query if _matches(row, wanted)], number,
+                          per_page)
+
+
+async def mahalla_counts(district_ids: Iterable[int]) -> dict[int, int]:
+    ids = list(district_ids)
+    if not ids:
+        return {}
+    rows = await Mahalla.select(Mahalla.district, Count(Mahalla.id, alias="n")).where(
+        Mahalla.district.is_in(ids)
+    ).group_by(Mahalla.district)
+    return {row["district"]: row["n"] for row in rows}
+
+
+async def mahalla(mahalla_id: int) -> dict[str, Any] | None:
+    return await Mahalla.select().where(Mahalla.id == mahalla_id).first()
+
+
+async def pilot_districts() -> list[dict[str, Any]]:
+    ids = list(get_settings().pilot_districts)
+    if not ids:
+        return []
+    rows = await District.select(
+        District.all_columns(), District.region.all_columns(exclude=[District.region.id])
+    ).where(District.id.is_in(ids)).order_by(District.id).output(nested=True)
+    return rows

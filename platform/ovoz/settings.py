@@ -1,0 +1,236 @@
+"""litestar.toml plus OVOZ_* environment overrides, read into one typed Settings object."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+LANGUAGES = ("uz", "uz-Cyrl", "ru", "en")
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
+SMS_BACKENDS = ("console", "eskiz")
+
+
+class SettingsError(Exception):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    mode: str
+    secret_key: str
+    site_name: str
+    base_url: str
+    default_language: str
+    host: str
+    port: int
+    workers: int
+    database_url: str
+    sqlite_busy_timeout: float
+    postgres_pool_size: int
+    pilot_districts: tuple[int, ...]
+    map_tile_url: str
+    map_attribution: str
+    sms_backend: str
+    sms_console_outbox: Path
+    page_size: int
+    max_upload_mb: int
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a non-empty text")
+    return value.strip()
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or isinstance(value, bool) or not low <= number <= high:
+            raise ValueError(f"a whole number from {low} to {high}")
+        return number
+
+    return parse
+
+
+def _number(low: float, high: float) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or isinstance(value, bool) or not low <= number <= high:
+            raise ValueError(f"a number from {low} to {high}")
+        return number
+
+    return parse
+
+
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value not in choices:
+            raise ValueError("one of " + ", ".join(repr(c) for c in choices))
+        return str(value)
+
+    return parse
+
+
+def _database_url(value: Any) -> str:
+    url = _text(value)
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite" and url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        return url
+    if scheme in ("postgres", "postgresql") and urlsplit(url).path.strip("/"):
+        return url
+    raise ValueError("sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE")
+
+
+def _url(value: Any) -> str:
+    url = _text(value)
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ValueError("an http:// or https:// address")
+    return url.rstrip("/")
+
+
+def _tile_url(value: Any) -> str:
+    url = _text(value)
+    if not all(part in url for part in ("{z}", "{x}", "{y}")):
+        raise ValueError("a tile address containing {z}, {x} and {y}")
+    if not url.startswith(("http://", "https://", "/")):
+        raise ValueError("an http(s) address or a path on this site")
+    return url
+
+
+def _district_ids(value: Any) -> tuple[int, ...]:
+    if isinstance(value, str):
+        value = [part for part in value.replace(",", " ").split() if part]
+    if not isinstance(value, list):
+        raise ValueError("a list of district ids, e.g. [42, 57]")
+    known = _known_district_ids()
+    ids: list[int] = []
+    for item in value:
+        try:
+            district_id = int(item)
+        except (TypeError, ValueError):
+            raise ValueError(f"a list of district ids; {item!r} is not a number") from None
+        if district_id not in known:
+            raise ValueError(f"ids from seeds/places/districts.csv; {district_id} is not one")
+        ids.append(district_id)
+    return tuple(dict.fromkeys(ids))
+
+
+@cache
+def _known_district_ids() -> frozenset[int]:
+    import csv
+
+    with (ROOT / "seeds" / "places" / "districts.csv").open(encoding="utf-8") as rows:
+        return frozenset(int(row["id"]) for row in csv.DictReader(rows))
+
+
+def _path(value: Any) -> Path:
+    path = Path(_text(value))
+    return path if path.is_absolute() else ROOT / path
+
+
+# (field, key in litestar.toml, environment variable, parser, default)
+_OPTIONS: tuple[tuple[str, str, str, Callable[[Any], Any], Any], ...] = (
+    ("mode", "site.mode", "OVOZ_MODE", _one_of("development", "production"), "development"),
+    ("secret_key", "site.secret_key", "OVOZ_SECRET_KEY", _text, DEVELOPMENT_SECRET_KEY),
+    ("site_name", "site.name", "OVOZ_SITE_NAME", _text, "Ovoz"),
+    ("base_url", "site.base_url", "OVOZ_BASE_URL", _url, "http://127.0.0.1:8000"),
+    ("default_language", "site.default_language", "OVOZ_DEFAULT_LANGUAGE", _one_of(*LANGUAGES),
+     "uz"),
+    ("host", "server.host", "OVOZ_HOST", _text, "127.0.0.1"),
+    ("port", "server.port", "OVOZ_PORT", _integer(1, 65535), 8000),
+    ("workers", "server.workers", "OVOZ_WORKERS", _integer(1, 64), 2),
+    ("database_url", "database.url", "OVOZ_DATABASE_URL", _database_url,
+     "sqlite:///var/ovoz.sqlite3"),
+    ("sqlite_busy_timeout", "database.sqlite_busy_timeout", "OVOZ_SQLITE_BUSY_TIMEOUT",
+     _number(0.1, 600), 30.0),
+    ("postgres_pool_size", "database.pool_size", "OVOZ_DATABASE_POOL_SIZE", _integer(1, 200), 10),
+    ("pilot_districts", "places.pilot_districts", "OVOZ_PILOT_DISTRICTS", _district_ids, []),
+    ("map_tile_url", "map.tile_url", "OVOZ_MAP_TILE_URL", _tile_url,
+     "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+    ("map_attribution", "map.attribution", "OVOZ_MAP_ATTRIBUTION", _text,
+     "© OpenStreetMap contributors"),
+    ("sms_backend", "sms.backend", "OVOZ_SMS_BACKEND", _one_of(*SMS_BACKENDS), "console"),
+    ("sms_console_outbox", "sms.console_outbox", "OVOZ_SMS_CONSOLE_OUTBOX", _path,
+     "var/sms-outbox.jsonl"),
+    ("page_size", "limits.page_size", "OVOZ_PAGE_SIZE", _integer(5, 200), 20),
+    ("max_upload_mb", "limits.max_upload_mb", "OVOZ_MAX_UPLOAD_MB", _integer(1, 100), 10),
+)
+
+
+def _lookup(document: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = document
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise SettingsError(f"OVOZ_CONFIG: no configuration file at {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path.name}: not valid TOML ({error})") from None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the configuration file named by OVOZ_CONFIG (default litestar.toml), then the
+    OVOZ_* variables; raise SettingsError naming the first bad key."""
+    environ = os.environ if environ is None else environ
+    config_path = Path(environ.get("OVOZ_CONFIG") or ROOT / "litestar.toml")
+    if not config_path.is_absolute():
+        config_path = ROOT / config_path
+    document = _read_toml(config_path)
+    values: dict[str, Any] = {}
+    for field, key, env, parse, default in _OPTIONS:
+        raw, source = environ.get(env), env
+        if raw is None:
+            raw, source = _lookup(document, key), key
+        if raw is None:
+            raw = default
+        try:
+            values[field] = parse(raw)
+        except ValueError as expected:
+            raise SettingsError(f"{source}: expected {expected}, got {raw!r}") from None
+    settings = Settings(**values)
+    if settings.production:
+        if settings.secret_key == DEVELOPMENT_SECRET_KEY or len(settings.secret_key) < 32:
+            raise SettingsError(
+                "site.secret_key: production mode needs your own secret of at least 32 "
+                "characters (set OVOZ_SECRET_KEY)"
+            )
+        if settings.sms_backend == "console":
+            raise SettingsError(
+                "sms.backend: the console backend is for development; production mode needs "
+                "a real gateway such as 'eskiz'"
+            )
+    return settings
+
+
+@cache
+def get_settings() -> Settings:
+    return load_settings()

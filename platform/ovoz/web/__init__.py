@@ -1,0 +1,1 @@
+"""What every page shares: the reader's language, the page shell, errors, pagination."""
