@@ -23,7 +23,11 @@ TEMPLATE_FILE = LOCALE_DIR / "messages.pot"
 EDITED = ("uz", "ru", "en")
 KEYWORDS = {"gettext": None, "ngettext": (1, 2), "lazy": None, "_": None}
 # Where the rules of transliteration give a form that Cyrillic usage does not: msgid -> text.
-CYRILLIC_EXCEPTIONS: dict[str, str] = {}
+CYRILLIC_EXCEPTIONS: dict[str, str] = {
+    "Open data API": "Очиқ маълумотлар API",
+    "Ovoz is free software under the GNU AGPL.":
+        "Ovoz — GNU AGPL лицензиясидаги эркин дастурий таъминот.",
+}
 
 _PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%%|<[^>]+>|&[a-z]+;")
 
@@ -69,6 +73,7 @@ def extract_and_update() -> str:
         path = catalog_path(folder)
         catalog = read_catalog(folder) if path.exists() else Catalog(locale=folder, project="Ovoz")
         catalog.update(template, update_header_comment=False)
+        catalog.fuzzy = False
         catalog.obsolete.clear()
         _write(catalog, path)
     write_cyrillic_catalog()

@@ -1,0 +1,106 @@
+"""Fixtures: a fresh database per test run on SQLite and, when OVOZ_TEST_DATABASE_URL names a
+PostgreSQL server, on PostgreSQL too. Tests that take `db` (or `client`) run once per engine."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+os.environ.setdefault("OVOZ_CONFIG", str(Path(__file__).resolve().parents[1] / "litestar.toml"))
+os.environ.pop("OVOZ_DATABASE_URL", None)
+
+from litestar.testing import AsyncTestClient
+
+from ovoz import db as ovoz_db
+from ovoz.settings import get_settings
+
+POSTGRES_URL = os.environ.get("OVOZ_TEST_DATABASE_URL", "").strip()
+ENGINES = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+# Tables emptied before each test; places (regions, districts) are loaded once and only read.
+MUTABLE_TABLES = ("geo_mahalla", "ledger_entry")
+
+
+def _server_url(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(scheme="postgresql", path=f"/{database}").geturl()
+
+
+async def _create_postgres_database() -> tuple[str, str]:
+    import asyncpg
+
+    name = f"ovoz_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_server_url(POSTGRES_URL, urlsplit(POSTGRES_URL).path[1:]
+                                              or "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return name, _server_url(POSTGRES_URL, name)
+
+
+async def _drop_postgres_database(name: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(_server_url(POSTGRES_URL, urlsplit(POSTGRES_URL).path[1:]
+                                              or "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def use_test_database(url: str) -> None:
+    os.environ["OVOZ_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    ovoz_db.use_database(url)
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[str]:
+    """A freshly migrated database with the shipped places, for this whole test run."""
+    from ovoz.geo.services import load_places
+
+    postgres_name = None
+    if request.param == "postgres":
+        postgres_name, url = asyncio.run(_create_postgres_database())
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'ovoz-test.sqlite3'}"
+
+    async def prepare() -> None:
+        await ovoz_db.migrate()
+        await load_places()
+
+    use_test_database(url)
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        asyncio.run(prepare())
+    yield url
+    if postgres_name:
+        asyncio.run(_drop_postgres_database(postgres_name))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[str]:
+    """The test run's database, pointed at and emptied of what earlier tests wrote."""
+    use_test_database(database_url)
+    engine = ovoz_db.current_engine()
+    for table in MUTABLE_TABLES:
+        await engine.run_ddl(f"DELETE FROM {table}")
+    yield database_url
+
+
+@pytest.fixture
+async def client(db: str) -> AsyncIterator[AsyncTestClient]:
+    from ovoz.app import create_app
+
+    async with AsyncTestClient(app=create_app(get_settings())) as test_client:
+        yield test_client
