@@ -4,6 +4,7 @@ lifespan, and applying migrations."""
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,10 +36,14 @@ def create_engine(database_url: str, settings: Settings | None = None) -> Engine
         path.parent.mkdir(parents=True, exist_ok=True)
         return SQLiteEngine(path=str(path), timeout=settings.sqlite_busy_timeout)
     parts = urlsplit(database_url)
-    return PostgresEngine(
-        config={"dsn": parts._replace(scheme="postgresql").geturl()},
-        extensions=(),
-    )
+    # Piccolo probes the server while constructing the engine and only warns when it is down;
+    # Ovoz reports an unreachable database where it is used (health check, commands).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return PostgresEngine(
+            config={"dsn": parts._replace(scheme="postgresql").geturl()},
+            extensions=(),
+        )
 
 
 def current_engine() -> Engine:

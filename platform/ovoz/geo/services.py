@@ -15,7 +15,13 @@ from ovoz import ledger
 from ovoz.db import transaction
 from ovoz.geo.tables import District, Mahalla, Region
 from ovoz.i18n.locale import NAME_COLUMNS
-from ovoz.i18n.translit import normalise, to_cyrillic, to_script
+from ovoz.i18n.translit import (
+    APOSTROPHE_OKINA,
+    APOSTROPHE_TUTUQ,
+    normalise,
+    to_cyrillic,
+    to_script,
+)
 from ovoz.pagination import Page, paginate, paginate_items
 from ovoz.settings import ROOT, get_settings
 
@@ -23,6 +29,10 @@ PLACES_DIR = ROOT / "seeds" / "places"
 # Generous bounds around Uzbekistan: a centre outside them is a typing error.
 LATITUDE_RANGE = (37.0, 45.8)
 LONGITUDE_RANGE = (55.8, 73.3)
+# The widest a mahalla's name may be (the geo_mahalla columns) and its largest believable
+# population (also well inside PostgreSQL's INTEGER).
+NAME_LENGTH = 160
+MAX_POPULATION = 1_000_000
 MAHALLA_COLUMNS = (
     "district_id", "name_uz", "name_uz_cyrl", "name_ru", "name_en",
     "latitude", "longitude", "population",
@@ -106,8 +116,6 @@ def _mahalla_fields(row: dict[str, str], districts: set[int], demo: bool) -> dic
     name_uz = normalise(" ".join(row.get("name_uz", "").split()))
     if not name_uz:
         raise ValueError("name_uz is empty")
-    if len(name_uz) > 160:
-        raise ValueError("name_uz is longer than 160 characters")
     fields: dict[str, Any] = {
         "district": int(raw_district),
         "name_uz": name_uz,
@@ -119,6 +127,9 @@ def _mahalla_fields(row: dict[str, str], districts: set[int], demo: bool) -> dic
         "population": None,
         "is_demo": demo,
     }
+    for column in ("name_uz", "name_uz_cyrl", "name_ru", "name_en"):
+        if len(fields[column]) > NAME_LENGTH:
+            raise ValueError(f"{column} is longer than {NAME_LENGTH} characters")
     latitude, longitude = row.get("latitude", "").strip(), row.get("longitude", "").strip()
     if bool(latitude) != bool(longitude):
         raise ValueError("give both latitude and longitude, or neither")
@@ -130,6 +141,8 @@ def _mahalla_fields(row: dict[str, str], districts: set[int], demo: bool) -> dic
         if not population.isdigit():
             raise ValueError(f"population {population!r} is not a whole number")
         fields["population"] = int(population)
+        if fields["population"] > MAX_POPULATION:
+            raise ValueError(f"population {population} is more than {MAX_POPULATION:,}")
     return fields
 
 
@@ -179,23 +192,28 @@ def parse_mahalla_csv(data: bytes, districts: set[int], demo: bool = False
 
 async def import_mahallas(data: bytes, demo: bool = False) -> ImportSummary:
     """Import or update mahallas from CSV, all or nothing. A mahalla already known by its
-    district and Uzbek name is updated, so the same file can be imported again."""
+    district and Uzbek name (in any case, as in the file's own duplicate check) is updated, so
+    the same file can be imported again."""
     districts = set(await District.select(District.id).output(as_list=True))
     rows = parse_mahalla_csv(data, districts, demo)
+    touched = tuple(sorted({fields["district"] for fields in rows}))
     created = updated = 0
     async with transaction():
+        known = {
+            (row["district"], row["name_uz"].casefold()): row["id"]
+            for row in await Mahalla.select(Mahalla.id, Mahalla.district, Mahalla.name_uz)
+            .where(Mahalla.district.is_in(list(touched)))
+            .order_by(Mahalla.id, ascending=False)
+        }
         for fields in rows:
-            existing = await Mahalla.select(Mahalla.id).where(
-                (Mahalla.district == fields["district"]) & (Mahalla.name_uz == fields["name_uz"])
-            ).first()
-            if existing:
+            existing_id = known.get((fields["district"], fields["name_uz"].casefold()))
+            if existing_id is not None:
                 columns = {Mahalla._meta.get_column_by_name(k): v for k, v in fields.items()}
-                await Mahalla.update(columns).where(Mahalla.id == existing["id"])
+                await Mahalla.update(columns).where(Mahalla.id == existing_id)
                 updated += 1
             else:
                 await Mahalla.insert(Mahalla(**fields))
                 created += 1
-        touched = tuple(sorted({fields["district"] for fields in rows}))
         for district_id in touched:
             count = sum(1 for fields in rows if fields["district"] == district_id)
             await ledger.record(
@@ -230,7 +248,10 @@ async def district(district_id: int) -> dict[str, Any] | None:
 def search_key(text: str) -> str:
     """A form of a name that ignores script, case and the apostrophes people type or omit."""
     latin = to_script(normalise(text), "latn").casefold()
-    return "".join(ch for ch in latin if ch.isalnum() or ch == " ")
+    return "".join(
+        ch for ch in latin
+        if (ch.isalnum() and ch not in (APOSTROPHE_OKINA, APOSTROPHE_TUTUQ)) or ch == " "
+    )
 
 
 def _matches(row: dict[str, Any], wanted: str) -> bool:

@@ -1,0 +1,3 @@
+from ovoz.cli import main
+
+main()
