@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from ovoz.ledger import services
+
+WRITER = """
+import asyncio, sys
+from ovoz import db, ledger
+from ovoz.settings import get_settings
+
+async def main(tag: str, count: int) -> None:
+    db.use_database(get_settings().database_url)
+    for n in range(count):
+        async with db.transaction():
+            await ledger.record("test.counted", f"writer:{tag}", {"n": n})
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+async def test_writers_in_separate_processes_never_fork_the_chain(db: str) -> None:
+    environ = {**os.environ, "OVOZ_DATABASE_URL": db}
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(tag), "15"], env=environ,
+                         stderr=subprocess.PIPE, text=True)
+        for tag in range(4)
+    ]
+    for writer in writers:
+        _, errors = writer.communicate(timeout=120)
+        assert writer.returncode == 0, errors
+
+    result = await services.verify()
+    assert result.intact
+    assert result.checked == 60
+    entries = [entry async for entry in services.iterate()]
+    for tag in range(4):
+        assert [e["payload"]["n"] for e in entries if e["subject"] == f"writer:{tag}"] == list(
+            range(15)
+        )
