@@ -15,7 +15,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 
 from ovoz.i18n import locale
-from ovoz.i18n.translit import to_script
+from ovoz.i18n.translit import normalise, to_script
 from ovoz.ledger import services as ledger_services
 from ovoz.settings import LANGUAGES, ROOT, get_settings
 
@@ -58,9 +58,9 @@ def in_reader_script(text: str | None) -> str:
         return ""
     language = locale.current_language.get()
     if language == "uz-Cyrl":
-        return to_script(text, "cyrl")
+        return to_script(normalise(text), "cyrl")
     if language == "uz":
-        return to_script(text, "latn")
+        return to_script(normalise(text), "latn")
     return text
 
 
