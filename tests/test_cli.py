@@ -111,3 +111,11 @@ async def test_import_mahallas_then_verify_the_ledger(db: str, tmp_path: Path) -
     broken = ovoz("ledger", "verify", database_url=db)
     assert broken.returncode == 1
     assert broken.stderr.strip().startswith("Error: ledger broken at entry 1:")
+
+
+def test_serve_refuses_a_database_that_needs_migrating(tmp_path: Path) -> None:
+    result = ovoz("serve", "--port", "8799", database_url=f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: the database is not up to date: run `ovoz migrate` first"
+    )

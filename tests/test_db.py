@@ -73,3 +73,7 @@ def test_database_urls() -> None:
     assert str(database.sqlite_path("sqlite:////tmp/x.sqlite3")) == "/tmp/x.sqlite3"
     assert database.sqlite_path("sqlite:///var/x.sqlite3").parts[-2:] == ("var", "x.sqlite3")
 
+
+
+async def test_nothing_is_pending_after_migrating(db: str) -> None:
+    assert await database.pending_migrations() == []

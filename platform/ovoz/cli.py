@@ -60,7 +60,11 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the site with several worker processes."""
     import uvicorn
 
+    from ovoz import db
+
     settings = get_settings()
+    if _run(db.pending_migrations):
+        raise click.ClickException("the database is not up to date: run `ovoz migrate` first")
     click.echo(f"Ovoz on http://{host or settings.host}:{port or settings.port}/")
     uvicorn.run(
         "ovoz.app:create_app",

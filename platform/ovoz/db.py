@@ -116,6 +116,25 @@ async def ping() -> None:
     await current_engine().run_ddl("SELECT 1")
 
 
+async def pending_migrations() -> list[str]:
+    """Migration ids on disk that have not been applied to this database."""
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+    from piccolo.apps.migrations.tables import Migration
+
+    if not await Migration.table_exists():
+        return ["(none applied yet)"]
+    manager = BaseMigrationManager()
+    pending: list[str] = []
+    for app in APPS:
+        config = importlib.import_module(app).APP_CONFIG
+        on_disk = manager.get_migration_ids(
+            manager.get_migration_modules(config.resolved_migrations_folder_path)
+        )
+        applied = set(await Migration.get_migrations_which_ran(app_name=config.app_name))
+        pending.extend(f"{config.app_name} {m}" for m in on_disk if m not in applied)
+    return pending
+
+
 async def migrate() -> list[str]:
     """Apply every pending migration of every app; return the ids applied."""
     from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
