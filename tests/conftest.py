@@ -15,7 +15,7 @@ import pytest
 os.environ.setdefault("OVOZ_CONFIG", str(Path(__file__).resolve().parents[1] / "litestar.toml"))
 os.environ.pop("OVOZ_DATABASE_URL", None)
 
-from litestar.testing import AsyncTestClient
+import httpx
 
 from ovoz import db as ovoz_db
 from ovoz.settings import get_settings
@@ -99,8 +99,30 @@ async def db(database_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def client(db: str) -> AsyncIterator[AsyncTestClient]:
+async def client(db: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the app, which runs (lifespan, pool and all) in the test's own event
+    loop, so a test may use the database directly while the client is open."""
     from ovoz.app import create_app
 
-    async with AsyncTestClient(app=create_app(get_settings())) as test_client:
-        yield test_client
+    app = create_app(get_settings())
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run_lifespan() -> None:
+        # The lifespan's task group must be entered and left in one task.
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    lifespan = asyncio.create_task(run_lifespan())
+    await asyncio.wait([lifespan, asyncio.create_task(started.wait())],
+                       return_when=asyncio.FIRST_COMPLETED)
+    if lifespan.done():
+        lifespan.result()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver.local"
+        ) as test_client:
+            yield test_client
+    finally:
+        stop.set()
+        await lifespan

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,7 +9,6 @@ from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import HTTPException
-from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -68,9 +66,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/api/v1/schema",
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),
-        logging_config=LoggingConfig(
-            root={"level": logging.getLevelName(logging.INFO), "handlers": ["queue_listener"]},
-            log_exceptions="never",
-        ),
+        # The server (uvicorn) configures logging; errors are logged by the handlers above.
+        logging_config=None,
         debug=False,
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
 from ovoz.geo.services import import_mahallas
 
@@ -18,14 +18,14 @@ def csv_bytes(*rows: str) -> bytes:
     return ("\n".join([HEADER, *rows]) + "\n").encode("utf-8")
 
 
-async def get_json(client: AsyncTestClient, url: str, status: int = 200) -> Any:
+async def get_json(client: httpx.AsyncClient, url: str, status: int = 200) -> Any:
     response = await client.get(url)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     return response.json()
 
 
-async def test_regions(client: AsyncTestClient) -> None:
+async def test_regions(client: httpx.AsyncClient) -> None:
     body = await get_json(client, "/api/v1/geo/regions")
     items = body["items"]
     assert len(items) == 14
@@ -45,7 +45,7 @@ async def test_regions(client: AsyncTestClient) -> None:
         assert all(item["names"].values())
 
 
-async def test_districts_of_a_region(client: AsyncTestClient) -> None:
+async def test_districts_of_a_region(client: httpx.AsyncClient) -> None:
     body = await get_json(client, "/api/v1/geo/districts?region_id=7")
     items = body["items"]
     assert len(items) == 13
@@ -68,7 +68,7 @@ async def test_districts_of_a_region(client: AsyncTestClient) -> None:
     assert {set(item["names"]) == LANGUAGES for item in items} == {True}
 
 
-async def test_every_district_and_exactly_the_pilots(client: AsyncTestClient) -> None:
+async def test_every_district_and_exactly_the_pilots(client: httpx.AsyncClient) -> None:
     items = (await get_json(client, "/api/v1/geo/districts"))["items"]
     assert len(items) == 209
     assert len({item["id"] for item in items}) == 209
@@ -80,22 +80,21 @@ async def test_every_district_and_exactly_the_pilots(client: AsyncTestClient) ->
     assert [item["id"] for item in karakalpakstan if item["is_pilot"]] == [16]
 
 
-async def test_districts_of_an_unknown_region(client: AsyncTestClient) -> None:
+async def test_districts_of_an_unknown_region(client: httpx.AsyncClient) -> None:
     body = await get_json(client, "/api/v1/geo/districts?region_id=99", 404)
     assert body == {"error": "not_found", "detail": "No region with id 99."}
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-1", "1.5"])
-async def test_districts_with_a_bad_region_id(client: AsyncTestClient, value: str) -> None:
+async def test_districts_with_a_bad_region_id(client: httpx.AsyncClient, value: str) -> None:
     body = await get_json(client, f"/api/v1/geo/districts?region_id={value}", 400)
     assert body["error"] == "bad_request"
     assert "region_id" in body["detail"]
     assert set(body) == {"error", "detail"}
 
 
-async def test_mahallas_of_a_district(client: AsyncTestClient) -> None:
-    await import_mahallas(
-        csv_bytes(
+async def test_mahallas_of_a_district(client: httpx.AsyncClient) -> None:
+    await import_mahallas(csv_bytes(
             "16,Navbahor MFY,,Навбахор,Navbahor,41.6699,60.7031,1390",
             "16,Doʻstlik MFY,,,,,,",
             "106,Bahor MFY,,,,41.0207,71.8527,1510",
@@ -125,7 +124,7 @@ async def test_mahallas_of_a_district(client: AsyncTestClient) -> None:
     assert empty == {"items": [], "page": 1, "per_page": 50, "total": 0, "pages": 1}
 
 
-async def test_mahalla_pages(client: AsyncTestClient) -> None:
+async def test_mahalla_pages(client: httpx.AsyncClient) -> None:
     names = [f"Mahalla {n:02d}" for n in range(1, 26)]
     await import_mahallas(csv_bytes(*(f"106,{name},,,,,," for name in names)))
     url = "/api/v1/geo/mahallas?district_id=106"
@@ -148,7 +147,7 @@ async def test_mahalla_pages(client: AsyncTestClient) -> None:
     [("per_page=201", "per_page"), ("per_page=0", "per_page"), ("page=0", "page"),
      ("page=abc", "page"), ("district_id=abc", "district_id"), ("q=" + "x" * 101, "q")],
 )
-async def test_mahallas_with_bad_parameters(client: AsyncTestClient, query: str, field: str
+async def test_mahallas_with_bad_parameters(client: httpx.AsyncClient, query: str, field: str
                                             ) -> None:
     if not query.startswith("district_id"):
         query = f"district_id=16&{query}"
@@ -157,18 +156,16 @@ async def test_mahallas_with_bad_parameters(client: AsyncTestClient, query: str,
     assert field in body["detail"]
 
 
-async def test_mahalla_search(client: AsyncTestClient) -> None:
-    await import_mahallas(
-        csv_bytes("16,Doʻstlik MFY,,,,,,", "16,Янгиобод МФЙ,,,,,,", "16,Navbahor MFY,,,,,,",
-                  "106,Doʻstlik MFY,,,,,,")
-    )
+async def test_mahalla_search(client: httpx.AsyncClient) -> None:
+    await import_mahallas(csv_bytes(
+        "16,Doʻstlik MFY,,,,,,", "16,Янгиобод МФЙ,,,,,,", "16,Navbahor MFY,,,,,,",
+        "106,Doʻstlik MFY,,,,,,",
+    ))
     url = "/api/v1/geo/mahallas?district_id=16&q="
     found = await get_json(client, url + "dostlik")
     assert [item["names"]["uz"] for item in found["items"]] == ["Doʻstlik MFY"]
     assert (found["total"], found["pages"]) == (1, 1)
     assert [i["district_id"] for i in found["items"]] == [16]
-    cyrillic = await get_json(client, url + "%D0%94%D0%A3%D0%A1%D0%A2%D0%9B%D0%98%D0%9A")  # ДУСТЛИК
-    assert cyrillic["total"] == 0  # "у" is not "ў": Дустлик is another word
     dostlik_cyrl = await get_json(client, url + "дўстлик")
     assert [item["names"]["uz"] for item in dostlik_cyrl["items"]] == ["Doʻstlik MFY"]
     latin = await get_json(client, url + "yangiobod")
@@ -181,7 +178,7 @@ async def test_mahalla_search(client: AsyncTestClient) -> None:
     assert nothing == {"items": [], "page": 1, "per_page": 50, "total": 0, "pages": 1}
 
 
-async def test_mahallas_without_or_with_an_unknown_district(client: AsyncTestClient) -> None:
+async def test_mahallas_without_or_with_an_unknown_district(client: httpx.AsyncClient) -> None:
     missing = await get_json(client, "/api/v1/geo/mahallas", 400)
     assert missing["error"] == "bad_request"
     assert "district_id" in missing["detail"]
@@ -189,7 +186,7 @@ async def test_mahallas_without_or_with_an_unknown_district(client: AsyncTestCli
     assert unknown == {"error": "not_found", "detail": "No district with id 99999."}
 
 
-async def test_openapi_lists_the_geo_api_and_no_pages(client: AsyncTestClient) -> None:
+async def test_openapi_lists_the_geo_api_and_no_pages(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/schema")
     assert response.status_code == 200
     document = response.json()

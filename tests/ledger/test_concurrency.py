@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
 import sys
 
 from ovoz.ledger import services
@@ -24,13 +24,15 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 async def test_writers_in_separate_processes_never_fork_the_chain(db: str) -> None:
     environ = {**os.environ, "OVOZ_DATABASE_URL": db}
     writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(tag), "15"], env=environ,
-                         stderr=subprocess.PIPE, text=True)
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", WRITER, str(tag), "15", env=environ,
+            stderr=asyncio.subprocess.PIPE,
+        )
         for tag in range(4)
     ]
     for writer in writers:
-        _, errors = writer.communicate(timeout=120)
-        assert writer.returncode == 0, errors
+        _, errors = await asyncio.wait_for(writer.communicate(), timeout=120)
+        assert writer.returncode == 0, errors.decode()
 
     result = await services.verify()
     assert result.intact

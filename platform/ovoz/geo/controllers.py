@@ -54,7 +54,11 @@ class PlacesController(Controller):
         template = "geo/district.html"
         if request.headers.get("hx-request") and request.headers.get("hx-target") == "mahallas":
             template = "geo/_mahallas.html"
-        return await page(
+        response = await page(
             request, template, district=district, region=region, mahallas=mahallas,
             search=search or "", is_pilot=services.is_pilot(district_id),
         )
+        # The same address is the whole page or, for htmx, only the list: caches (and the
+        # browser's back button) must keep the two apart.
+        response.headers["Vary"] = "HX-Request, HX-Target"
+        return response
