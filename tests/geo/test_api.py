@@ -135,7 +135,7 @@ async def test_mahalla_pages(client: httpx.AsyncClient) -> None:
     assert (last["page"], last["total"], last["pages"]) == (3, 25, 3)
     assert [item["names"]["uz"] for item in last["items"]] == names[20:]
     past = await get_json(client, f"{url}&per_page=10&page=9")
-    assert (past["items"], past["page"], past["pages"]) == ([], 9, 3)
+    assert (past["items"], past["page"], past["pages"]) == (last["items"], 3, 3)
     everything = await get_json(client, f"{url}&per_page=200")
     assert (len(everything["items"]), everything["pages"]) == (25, 1)
     one = await get_json(client, f"{url}&per_page=1&page=25")
