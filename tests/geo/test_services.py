@@ -340,6 +340,9 @@ SEARCH_FILE = csv_bytes(
         ("NAVBAHOR", ["Navbahor MFY"]),
         ("gulbog", ["Gulbogʻ MFY"]),
         ("ГУЛБОҒ", ["Gulbogʻ MFY"]),
+        ("Дустлик", ["Doʻstlik MFY"]),  # typed on a Russian keyboard, which has no ў
+        ("гулбог", ["Gulbogʻ MFY"]),
+        ("навбахор", ["Navbahor MFY"]),
         ("mfy", ["Doʻstlik MFY", "Gulbogʻ MFY", "Navbahor MFY", "Янгиобод МФЙ"]),
         ("qashqadaryo", []),
     ],

@@ -245,17 +245,32 @@ async def district(district_id: int) -> dict[str, Any] | None:
     return await District.select().where(District.id == district_id).first()
 
 
-def search_key(text: str) -> str:
-    """A form of a name that ignores script, case and the apostrophes people type or omit."""
-    latin = to_script(normalise(text), "latn").casefold()
+# Letters a Russian keyboard lacks, as people type them instead: Дустлик for Дўстлик.
+_RUSSIAN_KEYBOARD = str.maketrans("ўқғҳёэ", "укгхее")
+
+
+def _letters(text: str) -> str:
     return "".join(
-        ch for ch in latin
+        ch for ch in text.casefold()
         if (ch.isalnum() and ch not in (APOSTROPHE_OKINA, APOSTROPHE_TUTUQ)) or ch == " "
     )
 
 
-def _matches(row: dict[str, Any], wanted: str) -> bool:
-    return any(wanted in search_key(row[column] or "") for column in NAME_COLUMNS.values())
+def search_keys(text: str) -> tuple[str, str]:
+    """Two forms of a name that ignore script, case and apostrophes: Uzbek Latin, and Cyrillic
+    folded to what a Russian keyboard can type."""
+    normalised = normalise(text)
+    latin = _letters(to_script(normalised, "latn")).strip()
+    cyrillic = _letters(to_script(normalised, "cyrl")).translate(_RUSSIAN_KEYBOARD).strip()
+    return latin, cyrillic
+
+
+def _matches(row: dict[str, Any], wanted: tuple[str, str]) -> bool:
+    for column in NAME_COLUMNS.values():
+        latin, cyrillic = search_keys(row[column] or "")
+        if (wanted[0] and wanted[0] in latin) or (wanted[1] and wanted[1] in cyrillic):
+            return True
+    return False
 
 
 async def mahalla_page(district_id: int, search: str | None, number: int, per_page: int) -> Page:
@@ -264,10 +279,10 @@ async def mahalla_page(district_id: int, search: str | None, number: int, per_pa
     query = Mahalla.select().where(Mahalla.district == district_id).order_by(
         Mahalla.name_uz, Mahalla.id
     )
-    if not search or not search_key(search).strip():
+    wanted = search_keys(search or "")
+    if not any(wanted):
         return await paginate(query, Mahalla.count().where(Mahalla.district == district_id),
                               number, per_page)
-    wanted = search_key(search).strip()
     return paginate_items([row for row in await query if _matches(row, wanted)], number,
                           per_page)
 
