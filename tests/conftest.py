@@ -31,28 +31,25 @@ def _server_url(url: str, database: str) -> str:
     return parts._replace(scheme="postgresql", path=f"/{database}").geturl()
 
 
-async def _create_postgres_database() -> tuple[str, str]:
+async def _on_server(statement: str) -> None:
     import asyncpg
 
-    name = f"ovoz_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_server_url(POSTGRES_URL, urlsplit(POSTGRES_URL).path[1:]
-                                              or "postgres"))
+    admin_database = urlsplit(POSTGRES_URL).path[1:] or "postgres"
+    admin = await asyncpg.connect(_server_url(POSTGRES_URL, admin_database))
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(statement)
     finally:
         await admin.close()
+
+
+async def _create_postgres_database() -> tuple[str, str]:
+    name = f"ovoz_test_{uuid.uuid4().hex[:12]}"
+    await _on_server(f'CREATE DATABASE "{name}"')
     return name, _server_url(POSTGRES_URL, name)
 
 
 async def _drop_postgres_database(name: str) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect(_server_url(POSTGRES_URL, urlsplit(POSTGRES_URL).path[1:]
-                                              or "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await _on_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def use_test_database(url: str) -> None:

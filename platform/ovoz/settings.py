@@ -57,30 +57,26 @@ def _text(value: Any) -> str:
     return value.strip()
 
 
-def _integer(low: int, high: int) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
+def _in_range(convert: Callable[[Any], float], noun: str, low: float, high: float
+              ) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
         try:
-            number = int(value)
+            number = None if isinstance(value, bool) else convert(value)
         except (TypeError, ValueError):
             number = None
-        if number is None or isinstance(value, bool) or not low <= number <= high:
-            raise ValueError(f"a whole number from {low} to {high}")
+        if number is None or not low <= number <= high:
+            raise ValueError(f"{noun} from {low} to {high}")
         return number
 
     return parse
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    return _in_range(int, "a whole number", low, high)
 
 
 def _number(low: float, high: float) -> Callable[[Any], float]:
-    def parse(value: Any) -> float:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = None
-        if number is None or isinstance(value, bool) or not low <= number <= high:
-            raise ValueError(f"a number from {low} to {high}")
-        return number
-
-    return parse
+    return _in_range(float, "a number", low, high)
 
 
 def _one_of(*choices: str) -> Callable[[Any], str]:
