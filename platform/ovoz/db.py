@@ -89,27 +89,19 @@ async def prepare(engine: Engine | None = None) -> None:
         await engine.run_ddl("PRAGMA journal_mode=WAL")
 
 
-async def open_pool(settings: Settings) -> None:
-    engine = current_engine()
-    if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(max_size=settings.postgres_pool_size)
-    else:
-        await prepare(engine)
-
-
-async def close_pool() -> None:
-    engine = current_engine()
-    if isinstance(engine, PostgresEngine):
-        await engine.close_connection_pool()
-
-
 @asynccontextmanager
 async def pool(settings: Settings) -> AsyncIterator[None]:
-    await open_pool(settings)
+    """The connection pool of the current engine for as long as the app or command runs."""
+    engine = current_engine()
+    if not isinstance(engine, PostgresEngine):
+        await prepare(engine)
+        yield
+        return
+    await engine.start_connection_pool(max_size=settings.postgres_pool_size)
     try:
         yield
     finally:
-        await close_pool()
+        await engine.close_connection_pool()
 
 
 async def ping() -> None:

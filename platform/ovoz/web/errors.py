@@ -10,7 +10,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Template
 
 from ovoz.i18n import locale
-from ovoz.web.language import negotiate
+from ovoz.web.language import VARY, negotiate
 from ovoz.web.templating import navigation
 
 logger = logging.getLogger("ovoz.errors")
@@ -56,6 +56,9 @@ def _page(request: Request, status: int) -> Response:
         context={"status": status, "title": title, "lang": locale.current_language.get(),
                  "navigation": navigation(request), "ledger_head": None},
         status_code=status,
+        # Said here as well as by the language middleware, which a request that matched no
+        # route never reaches.
+        headers={"Vary": VARY},
     )
 
 

@@ -16,6 +16,8 @@ from ovoz.settings import get_settings
 
 COOKIE = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
+# The same address answers in another language for another reader.
+VARY = "Accept-Language, Cookie"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -53,6 +55,10 @@ def negotiate(scope: Scope) -> str:
 class LanguageMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
+    def should_bypass_for_scope(self, scope: Scope) -> bool:
+        # Static files are the same for every reader; shared caches should keep one copy.
+        return scope["path"].startswith("/static/")
+
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         language = negotiate(scope)
         token = current_language.set(language)
@@ -61,8 +67,10 @@ class LanguageMiddleware(ASGIMiddleware):
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableScopeHeaders.from_message(message)
-                # The same address answers in another language for another reader.
-                headers.add("vary", "Accept-Language, Cookie")
+                # An error page may have said so already (see ovoz.web.errors).
+                if not any("accept-language" in value.lower()
+                           for value in headers.getall("vary", [])):
+                    headers.add("vary", VARY)
                 if remember:
                     headers.add(
                         "set-cookie",
