@@ -7,6 +7,7 @@ import pytest
 from ovoz.settings import DEVELOPMENT_SECRET_KEY, ROOT, SettingsError, load_settings
 
 SHIPPED = {"OVOZ_CONFIG": str(ROOT / "litestar.toml")}
+ESKIZ = {"OVOZ_ESKIZ_EMAIL": "sms@district.example", "OVOZ_ESKIZ_PASSWORD": "from-the-vault"}
 
 
 def test_shipped_configuration_loads_with_typed_values() -> None:
@@ -90,10 +91,11 @@ def test_missing_or_broken_configuration_file(tmp_path: Path) -> None:
 
 def test_production_refuses_the_development_secret_key() -> None:
     with pytest.raises(SettingsError, match=r"^site\.secret_key: production"):
-        load_settings({**SHIPPED, "OVOZ_MODE": "production", "OVOZ_SMS_BACKEND": "eskiz"})
+        load_settings({**SHIPPED, **ESKIZ, "OVOZ_MODE": "production",
+                       "OVOZ_SMS_BACKEND": "eskiz"})
     with pytest.raises(SettingsError, match=r"^site\.secret_key"):
-        load_settings({**SHIPPED, "OVOZ_MODE": "production", "OVOZ_SMS_BACKEND": "eskiz",
-                       "OVOZ_SECRET_KEY": "short"})
+        load_settings({**SHIPPED, **ESKIZ, "OVOZ_MODE": "production",
+                       "OVOZ_SMS_BACKEND": "eskiz", "OVOZ_SECRET_KEY": "short"})
 
 
 def test_production_refuses_the_console_sms_backend() -> None:
@@ -102,7 +104,25 @@ def test_production_refuses_the_console_sms_backend() -> None:
 
 
 def test_production_starts_with_its_own_secret_and_a_real_gateway() -> None:
-    settings = load_settings({**SHIPPED, "OVOZ_MODE": "production", "OVOZ_SECRET_KEY": "k" * 40,
-                              "OVOZ_SMS_BACKEND": "eskiz"})
+    settings = load_settings({**SHIPPED, **ESKIZ, "OVOZ_MODE": "production",
+                              "OVOZ_SECRET_KEY": "k" * 40, "OVOZ_SMS_BACKEND": "eskiz"})
     assert settings.production
     assert settings.secret_key != DEVELOPMENT_SECRET_KEY
+
+
+def test_eskiz_needs_its_credentials() -> None:
+    with pytest.raises(SettingsError, match=r"^sms\.eskiz\.email: the eskiz backend needs"):
+        load_settings({**SHIPPED, "OVOZ_SMS_BACKEND": "eskiz"})
+    settings = load_settings({**SHIPPED, **ESKIZ, "OVOZ_SMS_BACKEND": "eskiz"})
+    assert settings.eskiz_email == "sms@district.example"
+
+
+def test_oneid_is_off_by_default_and_needs_a_client_when_on() -> None:
+    assert load_settings(SHIPPED).oneid_enabled is False
+    with pytest.raises(SettingsError, match=r"^oneid\.client_id"):
+        load_settings({**SHIPPED, "OVOZ_ONEID_ENABLED": "true"})
+    settings = load_settings({**SHIPPED, "OVOZ_ONEID_ENABLED": "yes",
+                              "OVOZ_ONEID_CLIENT_ID": "ovoz", "OVOZ_ONEID_CLIENT_SECRET": "s"})
+    assert settings.oneid_enabled
+    with pytest.raises(SettingsError, match=r"^OVOZ_ONEID_ENABLED: expected true or false"):
+        load_settings({**SHIPPED, "OVOZ_ONEID_ENABLED": "maybe"})

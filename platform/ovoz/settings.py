@@ -41,6 +41,19 @@ class Settings:
     sms_console_outbox: Path
     page_size: int
     max_upload_mb: int
+    eskiz_base_url: str
+    eskiz_email: str
+    eskiz_password: str
+    eskiz_sender: str
+    oneid_enabled: bool
+    oneid_client_id: str
+    oneid_client_secret: str
+    oneid_authorize_url: str
+    oneid_token_url: str
+    oneid_scope: str
+    session_idle_minutes: int
+    session_absolute_hours: int
+    api_token_days: int
 
     @property
     def production(self) -> bool:
@@ -96,6 +109,22 @@ def _database_url(value: Any) -> str:
     if scheme in ("postgres", "postgresql") and urlsplit(url).path.strip("/"):
         return url
     raise ValueError("sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE")
+
+
+def _optional_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("text")
+    return value.strip()
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("true or false")
 
 
 def _url(value: Any) -> str:
@@ -171,6 +200,25 @@ _OPTIONS: tuple[tuple[str, str, str, Callable[[Any], Any], Any], ...] = (
      "var/sms-outbox.jsonl"),
     ("page_size", "limits.page_size", "OVOZ_PAGE_SIZE", _integer(5, 200), 20),
     ("max_upload_mb", "limits.max_upload_mb", "OVOZ_MAX_UPLOAD_MB", _integer(1, 100), 10),
+    ("eskiz_base_url", "sms.eskiz.base_url", "OVOZ_ESKIZ_BASE_URL", _url,
+     "https://notify.eskiz.uz/api"),
+    ("eskiz_email", "sms.eskiz.email", "OVOZ_ESKIZ_EMAIL", _optional_text, ""),
+    ("eskiz_password", "sms.eskiz.password", "OVOZ_ESKIZ_PASSWORD", _optional_text, ""),
+    ("eskiz_sender", "sms.eskiz.sender", "OVOZ_ESKIZ_SENDER", _optional_text, "4546"),
+    ("oneid_enabled", "oneid.enabled", "OVOZ_ONEID_ENABLED", _boolean, False),
+    ("oneid_client_id", "oneid.client_id", "OVOZ_ONEID_CLIENT_ID", _optional_text, ""),
+    ("oneid_client_secret", "oneid.client_secret", "OVOZ_ONEID_CLIENT_SECRET", _optional_text,
+     ""),
+    ("oneid_authorize_url", "oneid.authorize_url", "OVOZ_ONEID_AUTHORIZE_URL", _url,
+     "https://sso.egov.uz/sso/oauth/Authorization.do"),
+    ("oneid_token_url", "oneid.token_url", "OVOZ_ONEID_TOKEN_URL", _url,
+     "https://sso.egov.uz/sso/oauth/Authorization.do"),
+    ("oneid_scope", "oneid.scope", "OVOZ_ONEID_SCOPE", _text, "ovoz"),
+    ("session_idle_minutes", "accounts.session_idle_minutes", "OVOZ_SESSION_IDLE_MINUTES",
+     _integer(5, 60 * 24 * 30), 60 * 24 * 7),
+    ("session_absolute_hours", "accounts.session_absolute_hours", "OVOZ_SESSION_ABSOLUTE_HOURS",
+     _integer(1, 24 * 365), 24 * 30),
+    ("api_token_days", "accounts.api_token_days", "OVOZ_API_TOKEN_DAYS", _integer(1, 365), 90),
 )
 
 
@@ -213,6 +261,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError as expected:
             raise SettingsError(f"{source}: expected {expected}, got {raw!r}") from None
     settings = Settings(**values)
+    if settings.oneid_enabled and not (settings.oneid_client_id and settings.oneid_client_secret):
+        raise SettingsError(
+            "oneid.client_id: OneID sign-in needs OVOZ_ONEID_CLIENT_ID and "
+            "OVOZ_ONEID_CLIENT_SECRET"
+        )
+    if settings.sms_backend == "eskiz" and not (settings.eskiz_email and settings.eskiz_password):
+        raise SettingsError(
+            "sms.eskiz.email: the eskiz backend needs OVOZ_ESKIZ_EMAIL and OVOZ_ESKIZ_PASSWORD"
+        )
     if settings.production:
         if settings.secret_key == DEVELOPMENT_SECRET_KEY or len(settings.secret_key) < 32:
             raise SettingsError(
