@@ -1,0 +1,1 @@
+"""Residents and staff: identity, sign-in, sessions, roles."""
