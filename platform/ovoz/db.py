@@ -21,6 +21,8 @@ from ovoz.settings import ROOT, Settings, get_settings
 APPS: tuple[str, ...] = (
     "ovoz.ledger.piccolo_app",
     "ovoz.geo.piccolo_app",
+    "ovoz.store.piccolo_app",
+    "ovoz.accounts.piccolo_app",
 )
 
 
