@@ -4,21 +4,26 @@ PostgreSQL server, on PostgreSQL too. Tests that take `db` (or `client`) run onc
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 os.environ.setdefault("OVOZ_CONFIG", str(Path(__file__).resolve().parents[1] / "litestar.toml"))
 os.environ.pop("OVOZ_DATABASE_URL", None)
+# Sign-in codes of the tests go to a private development outbox, read back by sms_outbox().
+SMS_OUTBOX = Path(tempfile.mkdtemp(prefix="ovoz-sms-")) / "sms-outbox.jsonl"
+os.environ["OVOZ_SMS_CONSOLE_OUTBOX"] = str(SMS_OUTBOX)
+os.environ["OVOZ_SMS_BACKEND"] = "console"
 
-import httpx
-
-from ovoz import db as ovoz_db
-from ovoz.settings import get_settings
+from ovoz import db as ovoz_db  # noqa: E402 - after the environment above is set
+from ovoz.settings import get_settings  # noqa: E402
 
 POSTGRES_URL = os.environ.get("OVOZ_TEST_DATABASE_URL", "").strip()
 ENGINES = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
@@ -127,3 +132,19 @@ async def client(db: str) -> AsyncIterator[httpx.AsyncClient]:
     finally:
         stop.set()
         await lifespan
+
+
+def sms_outbox() -> list[dict[str, str]]:
+    if not SMS_OUTBOX.exists():
+        return []
+    return [json.loads(line) for line in SMS_OUTBOX.read_text(encoding="utf-8").splitlines()]
+
+
+def last_code(phone: str) -> str:
+    import re
+
+    texts = [m["text"] for m in sms_outbox() if m["to"] == phone]
+    assert texts, f"no SMS to {phone}"
+    found = re.search(r"\b(\d{6})\b", texts[-1])
+    assert found
+    return found.group(1)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
-from litestar.datastructures import CacheControlHeader
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import CacheControlHeader, State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -16,6 +18,11 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from ovoz import db
+from ovoz.accounts.api import AuthApi, MeApi
+from ovoz.accounts.controllers import ProfileController, SignInController
+from ovoz.accounts.permissions import PermissionDenied
+from ovoz.accounts.sessions import IdentityMiddleware
+from ovoz.accounts.sms import gateway_for
 from ovoz.geo.api import GeoApi
 from ovoz.geo.controllers import PlacesController
 from ovoz.ledger.api import LedgerApi
@@ -23,33 +30,65 @@ from ovoz.settings import Settings, get_settings
 from ovoz.web import errors, templating
 from ovoz.web.controllers import HomeController
 from ovoz.web.language import LanguageMiddleware
+from ovoz.web.security import SecurityHeadersMiddleware
 
 YEAR = 365 * 24 * 3600
 
 
+# The SQLite driver logs every query with its parameters (phone numbers among them) at DEBUG.
+QUIET_LOGGERS = ("aiosqlite",)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
     db.use_database(settings.database_url)
+
+    # One SMS gateway per worker, so Eskiz's token and connections are reused.
+    sms_gateway = gateway_for(settings)
 
     @asynccontextmanager
     async def database(_: Litestar) -> AsyncIterator[None]:
         async with db.pool(settings):
             yield
 
+    @asynccontextmanager
+    async def sms(_: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            close = getattr(sms_gateway, "aclose", None)
+            if close is not None:
+                await close()
+
     return Litestar(
         route_handlers=[
             HomeController,
             PlacesController,
+            SignInController,
+            ProfileController,
             GeoApi,
             LedgerApi,
+            AuthApi,
+            MeApi,
             create_static_files_router(
                 path="/static",
                 directories=[templating.STATIC_DIR],
                 cache_control=CacheControlHeader(max_age=YEAR, public=True),
             ),
         ],
-        lifespan=[database],
-        middleware=[LanguageMiddleware()],
+        lifespan=[database, sms],
+        state=State({"sms_gateway": sms_gateway}),
+        middleware=[SecurityHeadersMiddleware(settings), LanguageMiddleware(),
+                    IdentityMiddleware()],
+        # The API authenticates with bearer tokens, never cookies, so it needs no CSRF token.
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_secure=settings.production or settings.base_url.startswith("https://"),
+            cookie_samesite="lax",
+            exclude=["/api/", "/open311/", "/static/", "/healthz"],
+        ),
         template_config=TemplateConfig(
             directory=templating.TEMPLATES_DIR,
             engine=JinjaTemplateEngine,
@@ -58,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         compression_config=CompressionConfig(backend="gzip", minimum_size=500),
         exception_handlers={
             HTTPException: errors.http_error,
+            PermissionDenied: errors.permission_denied,
             Exception: errors.server_error,
         },
         openapi_config=OpenAPIConfig(

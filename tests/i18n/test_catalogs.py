@@ -37,6 +37,7 @@ def test_every_message_is_translated(folder: str) -> None:
     assert {m.id for m in catalog if m.id} == template_ids
     untranslated = [msgid for msgid, strings in _messages(catalog) if not all(strings)]
     assert untranslated == []
+    assert [m.id for m in catalog if m.id and m.fuzzy] == []
 
 
 @pytest.mark.parametrize("folder", ["uz", "uz_Cyrl", "ru", "en"])

@@ -297,6 +297,12 @@ async def mahalla_counts(district_ids: Iterable[int]) -> dict[int, int]:
     return {row["district"]: row["n"] for row in rows}
 
 
+async def mahallas_of(district_id: int) -> list[dict[str, Any]]:
+    return await Mahalla.select().where(Mahalla.district == district_id).order_by(
+        Mahalla.name_uz, Mahalla.id
+    )
+
+
 async def mahalla(mahalla_id: int) -> dict[str, Any] | None:
     return await Mahalla.select().where(Mahalla.id == mahalla_id).first()
 

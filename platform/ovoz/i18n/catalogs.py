@@ -72,7 +72,9 @@ def extract_and_update() -> str:
     for folder in EDITED:
         path = catalog_path(folder)
         catalog = read_catalog(folder) if path.exists() else Catalog(locale=folder, project="Ovoz")
-        catalog.update(template, update_header_comment=False)
+        # Fuzzy guesses ("District" from "Pilot district") would show wrong text; a new
+        # message stays untranslated until someone translates it.
+        catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
         catalog.fuzzy = False
         catalog.obsolete.clear()
         _write(catalog, path)

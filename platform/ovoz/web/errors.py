@@ -45,6 +45,7 @@ def _page(request: Request, status: int) -> Response:
     # rendered after this returns, in this request's own context, so the choice is set here.
     locale.current_language.set(negotiate(request.scope))
     titles = {
+        403: locale.gettext("You do not have access to this page"),
         404: locale.gettext("Page not found"),
         405: locale.gettext("This address does not accept that request"),
         429: locale.gettext("Too many requests"),
@@ -79,6 +80,10 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     response = _page(request, status)
     response.headers.update(headers)
     return response
+
+
+def permission_denied(request: Request, exc: Exception) -> Response:
+    return http_error(request, HTTPException(status_code=403, detail="You may not do this here."))
 
 
 def server_error(request: Request, exc: Exception) -> Response:

@@ -14,6 +14,7 @@ from litestar.exceptions import NoRouteMatchFoundException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 
+from ovoz.accounts.sessions import identity_of
 from ovoz.i18n import locale
 from ovoz.i18n.translit import normalise, to_script
 from ovoz.ledger import services as ledger_services
@@ -104,6 +105,7 @@ def navigation(request: Request) -> list[dict[str, Any]]:
 async def shell_context(request: Request) -> dict[str, Any]:
     language = locale.current_language.get()
     return {
+        "identity": identity_of(request),
         "lang": language,
         "navigation": navigation(request),
         "ledger_head": await ledger_services.head(),
@@ -111,9 +113,10 @@ async def shell_context(request: Request) -> dict[str, Any]:
 
 
 async def page(request: Request, template: str, status_code: int = 200,
-               **context: Any) -> Template:
+               headers: dict[str, str] | None = None, **context: Any) -> Template:
     return Template(
         template_name=template,
         context={**await shell_context(request), **context},
         status_code=status_code,
+        headers=headers,
     )
