@@ -183,8 +183,15 @@ async def test_profile_needs_a_name_and_a_mahalla(client: httpx.AsyncClient) -> 
                                                   "_csrf_token": token})
     assert refused.status_code == 400
     assert 'href="#mahalla_id"' in refused.text
-    chooser = await client.get("/profile?region_id=7&district_id=106&display_name=Aziz")
+    districts = await client.post("/profile", data={
+        "display_name": "Aziz", "region_id": "7", "step": "choose", "_csrf_token": token})
+    assert districts.status_code == 200
+    assert "Chortoq tumani" in districts.text and "Bahor MFY" not in districts.text
+    chooser = await client.post("/profile", data={
+        "display_name": "Aziz", "region_id": "7", "district_id": "106", "step": "choose",
+        "_csrf_token": token})
     assert "Bahor MFY" in chooser.text and 'value="Aziz"' in chooser.text
+    assert (await Resident.select(Resident.display_name).first())["display_name"] == ""
     saved = await client.post("/profile", data={
         "display_name": "Aziz  Karimov", "mahalla_id": str(mahallas["Bahor MFY"]),
         "language": "ru", "_csrf_token": token,

@@ -19,7 +19,6 @@ from ovoz.web.forms import FormErrors
 from ovoz.web.templating import page
 
 Form = URLEncodedBody[dict[str, str]]
-OptionalId = Annotated[int | None, QueryParameter(ge=1)]
 
 
 def sign_in_message(error: services.SignInError) -> str:
@@ -133,21 +132,13 @@ class ProfileController(Controller):
     include_in_schema = False
 
     @get("/", name="accounts:profile")
-    async def show(self, request: Request, region_id: OptionalId = None,
-                   district_id: OptionalId = None,
-                   display_name: Annotated[str | None, QueryParameter(max_length=200)] = None,
-                   language: Annotated[str | None, QueryParameter(max_length=10)] = None,
-                   ) -> Response[Any]:
+    async def show(self, request: Request) -> Response[Any]:
         resident = _require_resident(request)
         if resident is None:
             return Redirect("/signin?next=/profile")
-        values = {
-            "display_name": resident["display_name"] if display_name is None else display_name,
-            "language": language if language in LANGUAGES else resident["language"],
-            "mahalla_id": resident["mahalla"],
-        }
-        return await self._render(request, resident, values, FormErrors(), region_id,
-                                  district_id)
+        values = {"display_name": resident["display_name"], "language": resident["language"],
+                  "mahalla_id": resident["mahalla"]}
+        return await self._render(request, resident, values, FormErrors(), None, None)
 
     @post("/", name="accounts:profile_save")
     async def save(self, request: Request, data: Form) -> Response[Any]:
@@ -160,6 +151,14 @@ class ProfileController(Controller):
         values = {"display_name": data.get("display_name", ""),
                   "language": data.get("language", resident["language"]),
                   "mahalla_id": mahalla_id}
+        region_id, district_id = data.get("region_id", ""), data.get("district_id", "")
+        if data.get("step") == "choose":
+            # "Show districts" / "Show mahallas": the next step of the chooser, nothing saved.
+            # A POST, so what was typed never lands in an address or a log.
+            return await self._render(
+                request, resident, values, errors,
+                int(region_id) if region_id.isdigit() else None,
+                int(district_id) if district_id.isdigit() else None)
         if mahalla_id is None:
             errors.add("mahalla_id", locale.gettext(
                 "Choose your mahalla: you can take part once it is set."))
@@ -170,8 +169,6 @@ class ProfileController(Controller):
             except services.ProfileError as error:
                 errors.add(error.field, profile_message(error))
         if errors:
-            district_id = data.get("district_id", "")
-            region_id = data.get("region_id", "")
             return await self._render(
                 request, resident, values, errors,
                 int(region_id) if region_id.isdigit() else None,
