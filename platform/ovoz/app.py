@@ -20,9 +20,11 @@ from litestar.template import TemplateConfig
 from ovoz import db
 from ovoz.accounts.api import AuthApi, MeApi
 from ovoz.accounts.controllers import ProfileController, SignInController
+from ovoz.accounts.oneid_controllers import OneIdController
 from ovoz.accounts.permissions import PermissionDenied
 from ovoz.accounts.sessions import IdentityMiddleware
 from ovoz.accounts.sms import gateway_for
+from ovoz.accounts.staff_controllers import StaffAreaController, StaffSignInController
 from ovoz.geo.api import GeoApi
 from ovoz.geo.controllers import PlacesController
 from ovoz.ledger.api import LedgerApi
@@ -68,6 +70,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PlacesController,
             SignInController,
             ProfileController,
+            OneIdController,
+            StaffSignInController,
+            StaffAreaController,
             GeoApi,
             LedgerApi,
             AuthApi,
@@ -79,7 +84,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ],
         lifespan=[database, sms],
-        state=State({"sms_gateway": sms_gateway}),
+        state=State({"settings": settings, "sms_gateway": sms_gateway}),
         middleware=[SecurityHeadersMiddleware(settings), LanguageMiddleware(),
                     IdentityMiddleware()],
         # The API authenticates with bearer tokens, never cookies, so it needs no CSRF token.

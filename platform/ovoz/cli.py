@@ -209,6 +209,75 @@ def i18n_compile() -> None:
     click.echo(f"{len(catalogs.compile_all())} catalog(s) compiled.")
 
 
+@cli.group()
+def staff() -> None:
+    """Staff accounts: officials, mahalla staff, moderators, monitors, administrators."""
+
+
+def _staff_password(username: str) -> str:
+    """The first line of standard input when it is not a terminal (for scripts); otherwise
+    asked twice, hidden."""
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line.strip():
+            raise click.ClickException("no password on standard input (give it as the first line)")
+        return line.rstrip("\r\n")
+    return click.prompt(f"Password for {username}", hide_input=True, confirmation_prompt=True)
+
+
+@staff.command("create")
+@click.option("--username", required=True,
+              help="3 to 64 lower-case letters, digits, dots, dashes or underscores.")
+@click.option("--role", required=True,
+              help="administrator, moderator, official, mahalla_staff or ngo_monitor.")
+@click.option("--region", "region_id", type=click.IntRange(min=1), help="Region id.")
+@click.option("--district", "district_id", type=click.IntRange(min=1),
+              help="District id (its region is filled in).")
+@click.option("--department", "department_id", type=click.IntRange(min=1),
+              help="Department id, for an official limited to one department.")
+@click.option("--mahalla", "mahalla_id", type=click.IntRange(min=1),
+              help="Mahalla id (its district and region are filled in).")
+@click.option("--display-name", help="The name other staff see (default: the username).")
+def staff_create(username: str, role: str, region_id: int | None, district_id: int | None,
+                 department_id: int | None, mahalla_id: int | None,
+                 display_name: str | None) -> None:
+    """Create a staff account with one role; the password is read from standard input or asked.
+
+    The account and its role are created together or not at all. The authenticator app's
+    enrolment link is printed once.
+    """
+    from ovoz.accounts import staff as accounts_staff
+    from ovoz.accounts.permissions import Grant, Role
+
+    roles = [r.value for r in Role]
+    if role not in roles:
+        raise click.ClickException(f"unknown role {role!r}: choose one of {', '.join(roles)}")
+    grant = Grant(role=Role(role), region_id=region_id, district_id=district_id,
+                  mahalla_id=mahalla_id, department_id=department_id)
+
+    async def resolve() -> Grant:
+        return await accounts_staff.resolve_grant(grant)
+
+    try:
+        # A wrong place is reported before the password is asked for.
+        resolved = _run(resolve)
+        password = _staff_password(username)
+
+        async def work() -> tuple[dict[str, Any], str]:
+            # Checked again inside: the account and its role are created together or not at all.
+            return await accounts_staff.create_staff(
+                username, display_name or username.strip(), password, grants=[resolved])
+
+        row, uri = _run(work)
+    except accounts_staff.StaffError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Staff account {row['username']!r} created (id {row['id']}) as {role}, "
+               f"{resolved.scope}.")
+    click.echo("Add it to an authenticator app with this link. It is shown only once here; "
+               "the first web sign-in also offers it as a QR code:")
+    click.echo(uri)
+
+
 def main() -> None:
     try:
         cli.main(prog_name="ovoz", standalone_mode=True)

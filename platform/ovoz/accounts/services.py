@@ -291,3 +291,38 @@ async def sign_out_everywhere(resident_id: int) -> None:
     await Resident.update({Resident.session_epoch: Resident.session_epoch + 1}).where(
         Resident.id == resident_id
     )
+
+
+async def sign_in_with_oneid(fingerprint: str, first_name: str,
+                             linking_resident_id: int | None = None) -> dict[str, Any]:
+    """OneID proves a person: one PINFL (kept only as its fingerprint) is one account. A
+    signed-in resident links it to their account; otherwise it signs in the account that has it,
+    or creates one."""
+    verified = now()
+    async with transaction():
+        holder = await Resident.select(Resident.id).where(
+            Resident.oneid_fingerprint == fingerprint
+        ).first()
+        if linking_resident_id is not None:
+            if holder is not None and holder["id"] != linking_resident_id:
+                raise SignInError("oneid_taken")
+            await Resident.update({Resident.oneid_fingerprint: fingerprint,
+                                   Resident.oneid_verified_at: verified}).where(
+                Resident.id == linking_resident_id
+            )
+            resident_id = linking_resident_id
+        elif holder is not None:
+            await Resident.update({Resident.oneid_verified_at: verified}).where(
+                Resident.id == holder["id"]
+            )
+            resident_id = holder["id"]
+        else:
+            name = first_name.strip().title()[:DISPLAY_NAME_LENGTH]
+            created = await Resident.insert(Resident(
+                oneid_fingerprint=fingerprint, oneid_verified_at=verified, created_at=verified,
+                display_name=name, language=locale.current_language.get(),
+            )).returning(Resident.id)
+            resident_id = created[0]["id"]
+    row = await resident(resident_id)
+    assert row is not None
+    return row

@@ -1,0 +1,232 @@
+"""Staff pages: sign in with password and TOTP (enrolling on first sign-in), the staff area,
+and role management for administrators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from ovoz.accounts import sessions, staff
+from ovoz.accounts.permissions import NATIONAL, Action, Grant, Role, allowed, require
+from ovoz.i18n import locale
+from ovoz.web.forms import FormErrors
+from ovoz.web.templating import page
+
+Form = URLEncodedBody[dict[str, str]]
+SIGN_IN = "/staff/signin"
+
+
+ROLE_LABELS = {
+    Role.ADMINISTRATOR: locale.lazy("Administrator"),
+    Role.MODERATOR: locale.lazy("Moderator"),
+    Role.OFFICIAL: locale.lazy("Official"),
+    Role.MAHALLA_STAFF: locale.lazy("Mahalla staff"),
+    Role.NGO_MONITOR: locale.lazy("NGO monitor"),
+}
+
+
+class RoleNames:
+    """Role names in the reader's language, for templates: role_names[grant.role]."""
+
+    def __getitem__(self, role: str) -> str:
+        return locale.gettext(ROLE_LABELS[Role(role)])
+
+
+def _signed_in(request: Request) -> sessions.Identity | None:
+    identity = sessions.identity_of(request)
+    return identity if identity.staff_signed_in else None
+
+
+def _in_step(request: Request, stage: str) -> sessions.Identity | None:
+    identity = sessions.identity_of(request)
+    return identity if identity.staff is not None and identity.staff_stage == stage else None
+
+
+def _with_session(target: str, token: str) -> Redirect:
+    response = Redirect(target)
+    response.set_cookie(sessions.cookie(token))
+    return response
+
+
+def sign_in_message(error: staff.StaffSignInError) -> str:
+    if error.code == "locked" and error.until is not None:
+        return locale.gettext(
+            "Too many failed attempts. You can try again from %(time)s.",
+            time=locale.format_datetime(error.until))
+    if error.code == "wait":
+        return locale.gettext("Please wait %(seconds)s seconds before trying again.",
+                              seconds=error.retry_after)
+    if error.code == "disabled":
+        return locale.gettext("This account has been switched off. Ask an administrator.")
+    return locale.gettext("The username, password or code is not right.")
+
+
+def _refused(error: staff.StaffSignInError) -> dict[str, str]:
+    return {"Retry-After": str(error.retry_after)} if error.retry_after else {}
+
+
+class StaffSignInController(Controller):
+    path = "/staff"
+    include_in_schema = False
+
+    @get("/signin", name="staff:signin")
+    async def form(self, request: Request) -> Template:
+        return await page(request, "staff/signin.html", errors=FormErrors(), values={})
+
+    @post("/signin", name="staff:check_password")
+    async def check_password(self, request: Request, data: Form) -> Response[Any]:
+        values = {"username": data.get("username", "").strip().lower()}
+        try:
+            account = await staff.check_password(values["username"], data.get("password", ""))
+        except staff.StaffSignInError as error:
+            errors = FormErrors()
+            errors.add("username", sign_in_message(error))
+            status = 429 if error.code in ("wait", "locked") else 400
+            return await page(request, "staff/signin.html", status_code=status, errors=errors,
+                              values=values, headers=_refused(error))
+        enrolled = account["totp_enrolled_at"] is not None
+        token = await sessions.start(
+            sessions.STAFF, account["id"], account["session_epoch"],
+            stage=sessions.STAFF_PASSWORD_OK if enrolled else sessions.STAFF_ENROLLING,
+            previous_token=sessions.identity_of(request).token)
+        return _with_session("/staff/verify" if enrolled else "/staff/enrol", token)
+
+    @get("/verify", name="staff:verify")
+    async def verify_form(self, request: Request) -> Response[Any]:
+        if _in_step(request, sessions.STAFF_PASSWORD_OK) is None:
+            return Redirect(SIGN_IN)
+        return await page(request, "staff/verify.html", errors=FormErrors())
+
+    @post("/verify", name="staff:check_code")
+    async def check_code(self, request: Request, data: Form) -> Response[Any]:
+        identity = _in_step(request, sessions.STAFF_PASSWORD_OK)
+        if identity is None or identity.staff is None:
+            return Redirect(SIGN_IN)
+        account = identity.staff
+        try:
+            passed = await staff.check_second_factor(account["id"], data.get("code", ""))
+        except staff.StaffSignInError as error:
+            errors = FormErrors()
+            errors.add("code", sign_in_message(error))
+            return await page(request, "staff/verify.html", status_code=429, errors=errors,
+                              headers=_refused(error))
+        if not passed:
+            errors = FormErrors()
+            errors.add("code", locale.gettext(
+                "The code is not right, or was already used. Enter the code your app shows "
+                "now, or one of your recovery codes."))
+            return await page(request, "staff/verify.html", status_code=400, errors=errors)
+        token = await sessions.start(sessions.STAFF, account["id"], account["session_epoch"],
+                                     stage=sessions.STAFF_FULL, previous_token=identity.token)
+        return _with_session("/staff", token)
+
+    @get("/enrol", name="staff:enrol")
+    async def enrol_form(self, request: Request) -> Response[Any]:
+        identity = _in_step(request, sessions.STAFF_ENROLLING)
+        if identity is None or identity.staff is None:
+            return Redirect(SIGN_IN)
+        return await self._enrol_page(request, identity.staff["id"], FormErrors())
+
+    async def _enrol_page(self, request: Request, staff_id: int, errors: FormErrors,
+                          status_code: int = 200) -> Template:
+        uri, qr = await staff.enrolment(staff_id)
+        secret = uri.split("secret=", 1)[1].split("&", 1)[0]
+        return await page(request, "staff/enrol.html", status_code=status_code, errors=errors,
+                          qr=qr, secret=secret)
+
+    @post("/enrol", name="staff:confirm_enrolment")
+    async def confirm(self, request: Request, data: Form) -> Response[Any]:
+        identity = _in_step(request, sessions.STAFF_ENROLLING)
+        if identity is None or identity.staff is None:
+            return Redirect(SIGN_IN)
+        account = identity.staff
+        try:
+            codes = await staff.confirm_enrolment(account["id"], data.get("code", ""))
+        except staff.StaffError:
+            errors = FormErrors()
+            errors.add("code", locale.gettext(
+                "The code is not right. Enter the 6 digits your app shows now."))
+            return await self._enrol_page(request, account["id"], errors, status_code=400)
+        token = await sessions.start(sessions.STAFF, account["id"], account["session_epoch"],
+                                     stage=sessions.STAFF_FULL, previous_token=identity.token)
+        response = await page(request, "staff/recovery_codes.html", codes=codes)
+        response.set_cookie(sessions.cookie(token))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @post("/signout", name="staff:signout")
+    async def sign_out(self, request: Request) -> Redirect:
+        await sessions.end(sessions.identity_of(request).token)
+        response = Redirect("/")
+        response.set_cookie(sessions.expired_cookie())
+        return response
+
+
+class StaffAreaController(Controller):
+    path = "/staff"
+    include_in_schema = False
+
+    @get("/", name="staff:home")
+    async def home(self, request: Request) -> Response[Any]:
+        identity = _signed_in(request)
+        if identity is None:
+            return Redirect(SIGN_IN)
+        require(identity, Action.VIEW_STAFF_AREA)
+        return await page(request, "staff/home.html", grants=identity.grants,
+                          role_names=RoleNames(),
+                          can_manage_roles=allowed(identity, Action.MANAGE_ROLES, NATIONAL))
+
+    @get("/roles", name="staff:roles")
+    async def roles(self, request: Request) -> Response[Any]:
+        identity = _signed_in(request)
+        if identity is None:
+            return Redirect(SIGN_IN)
+        require(identity, Action.MANAGE_ROLES, NATIONAL)
+        return await self._roles_page(request, FormErrors(), {})
+
+    async def _roles_page(self, request: Request, errors: FormErrors, values: dict[str, str],
+                          status_code: int = 200) -> Template:
+        return await page(request, "staff/roles.html", status_code=status_code,
+                          people=await staff.staff_list(), roles=list(Role), errors=errors,
+                          role_names=RoleNames(),
+                          values=values)
+
+    @post("/roles", name="staff:grant_role")
+    async def grant(self, request: Request, data: Form) -> Response[Any]:
+        identity = _signed_in(request)
+        if identity is None:
+            return Redirect(SIGN_IN)
+        require(identity, Action.MANAGE_ROLES, NATIONAL)
+        errors = FormErrors()
+        ids = {key: int(data[key]) if data.get(key, "").isdigit() else None
+               for key in ("staff_id", "region_id", "district_id", "mahalla_id",
+                           "department_id")}
+        role = data.get("role", "")
+        if ids["staff_id"] is None:
+            errors.add("staff_id", locale.gettext("Choose a person."))
+        if role not in {r.value for r in Role}:
+            errors.add("role", locale.gettext("Choose a role."))
+        if not errors:
+            grant = Grant(role=Role(role), region_id=ids["region_id"],
+                          district_id=ids["district_id"], mahalla_id=ids["mahalla_id"],
+                          department_id=ids["department_id"])
+            try:
+                await staff.grant_role(ids["staff_id"] or 0, grant, actor=identity)
+            except staff.StaffError as error:
+                errors.add("role", locale.gettext(
+                    "This role does not fit that place: %(reason)s", reason=str(error)))
+        if errors:
+            return await self._roles_page(request, errors, dict(data), status_code=400)
+        return Redirect("/staff/roles")
+
+    @post("/roles/{grant_id:int}/revoke", name="staff:revoke_role")
+    async def revoke(self, request: Request, grant_id: FromPath[int]) -> Response[Any]:
+        identity = _signed_in(request)
+        if identity is None:
+            return Redirect(SIGN_IN)
+        require(identity, Action.MANAGE_ROLES, NATIONAL)
+        await staff.revoke_role(grant_id, actor=identity)
+        return Redirect("/staff/roles")
