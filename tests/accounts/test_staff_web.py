@@ -131,3 +131,32 @@ async def test_staff_forms_need_the_csrf_token(client: httpx.AsyncClient) -> Non
     await client.get("/staff/signin")
     refused = await client.post("/staff/signin", data={"username": "x", "password": "y"})
     assert refused.status_code == 403
+
+
+async def test_staff_sign_out_everywhere(client: httpx.AsyncClient) -> None:
+    staff_id, secret = await make_staff("m.aliyeva", Grant(Role.NGO_MONITOR))
+    await enrol(client, "m.aliyeva", secret)
+    other = await sessions.start(sessions.STAFF, staff_id, 0)
+    response = await client.post("/staff/signout-everywhere",
+                                 data={"_csrf_token": client.cookies["csrftoken"]})
+    assert response.headers["location"] == "/staff/signin"
+    assert (await sessions.identify(other)).staff is None
+    assert (await client.get("/staff")).headers["location"] == "/staff/signin"
+
+
+async def test_administrators_read_the_audit_trail(client: httpx.AsyncClient) -> None:
+    official_id, official_secret = await make_staff(
+        "f.nazarova", Grant(Role.OFFICIAL, region_id=1, district_id=16))
+    await enrol(client, "f.nazarova", official_secret)
+    assert (await client.get("/staff/audit")).status_code == 403
+    await client.post("/staff/signout", data={"_csrf_token": client.cookies["csrftoken"]})
+
+    _, admin_secret = await make_staff("admin.two", Grant(Role.ADMINISTRATOR))
+    await enrol(client, "admin.two", admin_secret)
+    await client.post("/staff/roles", data={
+        "staff_id": str(official_id), "role": "official", "district_id": "106",
+        "_csrf_token": client.cookies["csrftoken"]})
+    audit = await client.get("/staff/audit")
+    assert audit.status_code == 200
+    assert "role.granted" in audit.text and "admin.two" in audit.text
+    assert f"staff:{official_id}" in audit.text

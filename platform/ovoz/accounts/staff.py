@@ -29,6 +29,7 @@ from ovoz.accounts.tables import RecoveryCode, Resident, RoleGrant, StaffAccount
 from ovoz.db import transaction
 from ovoz.geo.tables import District, Mahalla, Region
 from ovoz.ledger import services as ledger
+from ovoz.pagination import Page, paginate
 
 if TYPE_CHECKING:
     from ovoz.accounts.sessions import Identity
@@ -569,3 +570,13 @@ async def confirm_residence(actor: Identity, resident_id: int, now: datetime | N
                      {"mahalla_id": mahalla_id})
         # The ledger counts confirmations per mahalla; which resident stays out of it.
         await ledger.record("accounts.residence_confirmed", f"mahalla:{mahalla_id}", {})
+
+
+async def audit_page(number: int, per_page: int, *, actor: Identity) -> Page:
+    """Who did what among staff, newest first, for administrators."""
+    _check_actor(actor, Action.VIEW_AUDIT)
+    query = StaffAudit.select(
+        StaffAudit.id, StaffAudit.at, StaffAudit.action, StaffAudit.subject, StaffAudit.detail,
+        StaffAudit.actor.username.as_alias("actor_username"),
+    ).order_by(StaffAudit.id, ascending=False)
+    return await paginate(query, StaffAudit.count(), number, per_page)

@@ -3,15 +3,16 @@ and role management for administrators."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, URLEncodedBody
+from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from ovoz.accounts import sessions, staff
 from ovoz.accounts.permissions import NATIONAL, Action, Grant, Role, allowed, require
 from ovoz.i18n import locale
+from ovoz.settings import get_settings
 from ovoz.web.forms import FormErrors
 from ovoz.web.templating import page
 
@@ -177,7 +178,27 @@ class StaffAreaController(Controller):
         require(identity, Action.VIEW_STAFF_AREA)
         return await page(request, "staff/home.html", grants=identity.grants,
                           role_names=RoleNames(),
+                          can_view_audit=allowed(identity, Action.VIEW_AUDIT, NATIONAL),
                           can_manage_roles=allowed(identity, Action.MANAGE_ROLES, NATIONAL))
+
+    @post("/signout-everywhere", name="staff:signout_everywhere")
+    async def sign_out_everywhere(self, request: Request) -> Redirect:
+        identity = _signed_in(request)
+        response = Redirect(SIGN_IN)
+        if identity is not None and identity.staff is not None:
+            await staff.sign_out_everywhere(identity.staff["id"])
+            response.set_cookie(sessions.expired_cookie())
+        return response
+
+    @get("/audit", name="staff:audit")
+    async def audit(self, request: Request,
+                    page_number: Annotated[int, QueryParameter(name="page", ge=1)] = 1
+                    ) -> Response[Any]:
+        identity = _signed_in(request)
+        if identity is None:
+            return Redirect(SIGN_IN)
+        entries = await staff.audit_page(page_number, get_settings().page_size, actor=identity)
+        return await page(request, "staff/audit.html", entries=entries)
 
     @get("/roles", name="staff:roles")
     async def roles(self, request: Request) -> Response[Any]:
