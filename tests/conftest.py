@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -54,6 +55,8 @@ async def _on_server(statement: str) -> None:
 async def _create_postgres_database() -> tuple[str, str]:
     name = f"ovoz_test_{uuid.uuid4().hex[:12]}"
     await _on_server(f'CREATE DATABASE "{name}"')
+    # A throwaway database need not wait for the disk at every commit.
+    await _on_server(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     return name, _server_url(POSTGRES_URL, name)
 
 
@@ -77,7 +80,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     if request.param == "postgres":
         postgres_name, url = asyncio.run(_create_postgres_database())
     else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'ovoz-test.sqlite3'}"
+        # In memory-backed /dev/shm where there is one: the suite commits thousands of times.
+        shm = Path("/dev/shm")
+        folder = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() else tmp_path_factory.mktemp("db")
+        request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
+        url = f"sqlite:///{folder / 'ovoz-test.sqlite3'}"
 
     async def prepare() -> None:
         await ovoz_db.migrate()
