@@ -54,6 +54,15 @@ class Settings:
     session_idle_minutes: int
     session_absolute_hours: int
     api_token_days: int
+    telegram_bot_token: str
+    telegram_api_url: str
+    smtp_host: str
+    smtp_port: int
+    smtp_username: str
+    smtp_password: str
+    smtp_sender: str
+    smtp_starttls: bool
+    outbox_max_attempts: int
 
     @property
     def production(self) -> bool:
@@ -219,6 +228,17 @@ _OPTIONS: tuple[tuple[str, str, str, Callable[[Any], Any], Any], ...] = (
     ("session_absolute_hours", "accounts.session_absolute_hours", "OVOZ_SESSION_ABSOLUTE_HOURS",
      _integer(1, 24 * 365), 24 * 30),
     ("api_token_days", "accounts.api_token_days", "OVOZ_API_TOKEN_DAYS", _integer(1, 365), 90),
+    ("telegram_bot_token", "telegram.bot_token", "OVOZ_TELEGRAM_BOT_TOKEN", _optional_text, ""),
+    ("telegram_api_url", "telegram.api_url", "OVOZ_TELEGRAM_API_URL", _url,
+     "https://api.telegram.org"),
+    ("smtp_host", "email.smtp_host", "OVOZ_SMTP_HOST", _optional_text, ""),
+    ("smtp_port", "email.smtp_port", "OVOZ_SMTP_PORT", _integer(1, 65535), 587),
+    ("smtp_username", "email.smtp_username", "OVOZ_SMTP_USERNAME", _optional_text, ""),
+    ("smtp_password", "email.smtp_password", "OVOZ_SMTP_PASSWORD", _optional_text, ""),
+    ("smtp_sender", "email.sender", "OVOZ_EMAIL_SENDER", _optional_text, ""),
+    ("smtp_starttls", "email.starttls", "OVOZ_SMTP_STARTTLS", _boolean, True),
+    ("outbox_max_attempts", "notify.max_attempts", "OVOZ_OUTBOX_MAX_ATTEMPTS",
+     _integer(1, 50), 8),
 )
 
 

@@ -1,0 +1,1 @@
+"""Notifications: a transactional outbox, channels (SMS, Telegram, e-mail, in-app), follows."""
