@@ -28,6 +28,7 @@ from ovoz.accounts.staff_controllers import StaffAreaController, StaffSignInCont
 from ovoz.geo.api import GeoApi
 from ovoz.geo.controllers import PlacesController
 from ovoz.ledger.api import LedgerApi
+from ovoz.notify.controllers import NotificationsController
 from ovoz.settings import Settings, get_settings
 from ovoz.web import errors, templating
 from ovoz.web.controllers import HomeController
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             OneIdController,
             StaffSignInController,
             StaffAreaController,
+            NotificationsController,
             GeoApi,
             LedgerApi,
             AuthApi,

@@ -141,6 +141,39 @@ def import_mahallas(csv_file: Path) -> None:
 
 
 @cli.command()
+@click.option("--once", is_flag=True, help="Deliver what is due now, then stop.")
+@click.option("--batch", type=click.IntRange(1, 1000), default=50, show_default=True,
+              help="Messages claimed at a time.")
+@click.option("--poll", type=click.FloatRange(0.1, 60), default=2.0, show_default=True,
+              help="Seconds to wait when nothing is due.")
+def worker(once: bool, batch: int, poll: float) -> None:
+    """Deliver queued notifications (run one or more, on any number of machines)."""
+    from ovoz.accounts.sms import gateway_for
+    from ovoz.notify import services
+
+    settings = get_settings()
+    channels = {"inapp": services.InAppChannel(),
+                "sms": services.SmsChannel(gateway_for(settings))}
+
+    async def work() -> dict[str, int]:
+        totals = {"sent": 0, "pending": 0, "dead": 0}
+        while True:
+            outcome = await services.run_once(channels, settings.outbox_max_attempts, batch)
+            for status, count in outcome.items():
+                totals[status] += count
+            if once and not any(outcome.values()):
+                return totals
+            if not any(outcome.values()):
+                await asyncio.sleep(poll)
+
+    try:
+        totals = _run(work)
+    except KeyboardInterrupt:
+        return
+    click.echo(f"{totals['sent']} sent, {totals['pending']} to retry, {totals['dead']} dead.")
+
+
+@cli.command()
 @click.option("--to", "script", type=click.Choice(["cyrl", "latn"]), required=True,
               help="Target script.")
 @click.argument("text", nargs=-1, required=True)

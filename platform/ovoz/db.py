@@ -23,6 +23,7 @@ APPS: tuple[str, ...] = (
     "ovoz.geo.piccolo_app",
     "ovoz.store.piccolo_app",
     "ovoz.accounts.piccolo_app",
+    "ovoz.notify.piccolo_app",
 )
 
 

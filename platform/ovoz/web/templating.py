@@ -18,6 +18,7 @@ from ovoz.accounts.sessions import identity_of
 from ovoz.i18n import locale
 from ovoz.i18n.translit import normalise, to_script
 from ovoz.ledger import services as ledger_services
+from ovoz.notify.services import unread_count
 from ovoz.settings import LANGUAGES, ROOT, get_settings
 
 TEMPLATES_DIR = ROOT / "templates"
@@ -104,8 +105,15 @@ def navigation(request: Request) -> list[dict[str, Any]]:
 
 async def shell_context(request: Request) -> dict[str, Any]:
     language = locale.current_language.get()
+    identity = identity_of(request)
+    unread = None
+    if identity.resident is not None:
+        unread = await unread_count("resident", identity.resident["id"])
+    elif identity.staff_signed_in and identity.staff is not None:
+        unread = await unread_count("staff", identity.staff["id"])
     return {
-        "identity": identity_of(request),
+        "identity": identity,
+        "unread": unread,
         "lang": language,
         "navigation": navigation(request),
         "ledger_head": await ledger_services.head(),

@@ -1,0 +1,295 @@
+"""The outbox: queue notifications with the change that causes them, deliver them with retries.
+
+Delivery is at least once: a worker claims a batch for a lease, delivers, and settles each
+message; if it dies, the lease runs out and another worker delivers again, with the same
+idempotency key, which the in-app inbox (and any receiver that keeps keys) uses to drop repeats.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from piccolo.engine.postgres import PostgresEngine
+
+from ovoz.accounts.tables import Resident
+from ovoz.db import current_engine, transaction
+from ovoz.i18n import locale
+from ovoz.notify.tables import ChannelChoice, Follow, InAppMessage, OutboxMessage
+
+CHANNELS = ("inapp", "sms", "telegram", "email")
+DEFAULT_CHANNELS = ("inapp", "sms")
+PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+LEASE = timedelta(minutes=2)
+MAX_BACKOFF = timedelta(hours=6)
+
+# Short texts in the reader's language; the payload fills the placeholders.
+TEMPLATES: dict[str, str] = {
+    "petition.responded": locale.lazy(
+        "The answer to the petition “%(title)s” has been published: %(link)s"),
+    "report.updated": locale.lazy("Your report “%(title)s” is now: %(status)s. %(link)s"),
+    "obligation.due_soon": locale.lazy("Due on %(date)s: %(title)s. %(link)s"),
+    "obligation.overdue": locale.lazy("Overdue since %(date)s: %(title)s. %(link)s"),
+}
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver; `permanent` when trying again cannot help."""
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    key: str
+    recipient_kind: str
+    recipient: dict[str, Any] | None
+    text: str
+    link: str
+
+
+class Channel(Protocol):
+    async def deliver(self, delivery: Delivery) -> None: ...
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=30) * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
+
+
+async def resident_channels(resident_id: int) -> tuple[str, ...]:
+    choice = await ChannelChoice.select(ChannelChoice.channels).where(
+        ChannelChoice.resident == resident_id
+    ).first()
+    if choice is None:
+        return DEFAULT_CHANNELS
+    return tuple(c for c in choice["channels"].split(",") if c in CHANNELS)
+
+
+async def choose_channels(resident_id: int, channels: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(c for c in channels if c in CHANNELS)) or ("inapp",)
+    await ChannelChoice.insert(ChannelChoice(resident=resident_id, channels=",".join(chosen))
+                               ).on_conflict(target=ChannelChoice.resident, action="DO UPDATE",
+                                             values=[ChannelChoice.channels])
+    return chosen
+
+
+async def enqueue(key: str, recipient_kind: str, recipient_id: int, template: str,
+                  payload: Mapping[str, Any], channels: Sequence[str] | None = None) -> int:
+    """Queue one message per channel, inside the caller's transaction. The same key queued
+    again (a retried request, a second call for the same event) adds nothing."""
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown notification template {template!r}")
+    async with transaction():
+        if channels is None:
+            channels = (await resident_channels(recipient_id) if recipient_kind == "resident"
+                        else ("inapp",))
+        queued_at = now()
+        rows = [
+            OutboxMessage(key=f"{key}:{channel}", channel=channel, recipient_kind=recipient_kind,
+                          recipient_id=recipient_id, template=template,
+                          payload=json.dumps(dict(payload), ensure_ascii=False),
+                          next_try_at=queued_at, created_at=queued_at)
+            for channel in channels
+        ]
+        if not rows:
+            return 0
+        inserted = await OutboxMessage.insert(*rows).on_conflict(
+            target=OutboxMessage.key, action="DO NOTHING"
+        ).returning(OutboxMessage.id)
+    return len(inserted)
+
+
+async def claim(batch: int, at: datetime | None = None, lease: timedelta = LEASE
+                ) -> list[dict[str, Any]]:
+    """Take up to `batch` due messages for this worker. On PostgreSQL rows another worker holds
+    are skipped (FOR UPDATE SKIP LOCKED); on SQLite the IMMEDIATE transaction serialises."""
+    at = at or now()
+    due = ((OutboxMessage.status == PENDING) & (OutboxMessage.next_try_at <= at)) | (
+        (OutboxMessage.status == SENDING) & (OutboxMessage.claimed_until < at)
+    )
+    async with transaction():
+        if isinstance(current_engine(), PostgresEngine):
+            rows = await OutboxMessage.raw(
+                "UPDATE notify_outbox SET status = 'sending', claimed_until = {}, "
+                "attempts = attempts + 1 WHERE id IN (SELECT id FROM notify_outbox "
+                "WHERE (status = 'pending' AND next_try_at <= {}) "
+                "OR (status = 'sending' AND claimed_until < {}) "
+                "ORDER BY id LIMIT {} FOR UPDATE SKIP LOCKED) RETURNING id",
+                at + lease, at, at, batch,
+            )
+            ids = [row["id"] for row in rows]
+        else:
+            ids = await OutboxMessage.select(OutboxMessage.id).where(due).order_by(
+                OutboxMessage.id).limit(batch).output(as_list=True)
+            if ids:
+                await OutboxMessage.update({
+                    OutboxMessage.status: SENDING, OutboxMessage.claimed_until: at + lease,
+                    OutboxMessage.attempts: OutboxMessage.attempts + 1,
+                }).where(OutboxMessage.id.is_in(ids))
+    if not ids:
+        return []
+    return await OutboxMessage.select().where(OutboxMessage.id.is_in(ids)).order_by(
+        OutboxMessage.id)
+
+
+def render(template: str, payload: Mapping[str, Any], language: str) -> str:
+    token = locale.current_language.set(language)
+    try:
+        return locale.gettext(TEMPLATES[template], **payload)
+    finally:
+        locale.current_language.reset(token)
+
+
+async def _recipient(kind: str, recipient_id: int) -> dict[str, Any] | None:
+    if kind != "resident":
+        return None
+    return await Resident.select().where(
+        (Resident.id == recipient_id) & Resident.deleted_at.is_null()
+    ).first()
+
+
+async def _settle(row: dict[str, Any], error: DeliveryError | None, max_attempts: int) -> str:
+    if error is None:
+        changes: dict[Any, Any] = {OutboxMessage.status: SENT, OutboxMessage.sent_at: now(),
+                                   OutboxMessage.claimed_until: None}
+        status = SENT
+    elif error.permanent or row["attempts"] >= max_attempts:
+        changes = {OutboxMessage.status: DEAD, OutboxMessage.claimed_until: None,
+                   OutboxMessage.last_error: str(error)[:300]}
+        status = DEAD
+    else:
+        changes = {OutboxMessage.status: PENDING, OutboxMessage.claimed_until: None,
+                   OutboxMessage.next_try_at: now() + backoff(row["attempts"]),
+                   OutboxMessage.last_error: str(error)[:300]}
+        status = PENDING
+    # Only the worker still holding the claim settles it.
+    await OutboxMessage.update(changes).where(
+        (OutboxMessage.id == row["id"]) & (OutboxMessage.status == SENDING)
+    )
+    return status
+
+
+async def deliver(row: dict[str, Any], channels: Mapping[str, Channel], max_attempts: int
+                  ) -> str:
+    recipient = await _recipient(row["recipient_kind"], row["recipient_id"])
+    error: DeliveryError | None = None
+    channel = channels.get(row["channel"])
+    if channel is None:
+        error = DeliveryError(f"the {row['channel']} channel is not configured", permanent=True)
+    elif row["recipient_kind"] == "resident" and recipient is None:
+        error = DeliveryError("the resident's account no longer exists", permanent=True)
+    else:
+        payload = json.loads(row["payload"])
+        language = (recipient or {}).get("language") or "uz"
+        delivery = Delivery(key=row["key"], recipient_kind=row["recipient_kind"],
+                            recipient=recipient, text=render(row["template"], payload, language),
+                            link=str(payload.get("link", "")))
+        try:
+            await channel.deliver(delivery)
+        except DeliveryError as failure:
+            error = failure
+    return await _settle(row, error, max_attempts)
+
+
+async def run_once(channels: Mapping[str, Channel], max_attempts: int, batch: int = 50
+                   ) -> dict[str, int]:
+    outcome = {SENT: 0, PENDING: 0, DEAD: 0}
+    for row in await claim(batch):
+        outcome[await deliver(row, channels, max_attempts)] += 1
+    return outcome
+
+
+class InAppChannel:
+    """The bell in Ovoz itself; a repeated key is dropped by the unique index."""
+
+    async def deliver(self, delivery: Delivery) -> None:
+        if delivery.recipient is None:
+            raise DeliveryError("no recipient", permanent=True)
+        await InAppMessage.insert(InAppMessage(
+            key=delivery.key, recipient_kind=delivery.recipient_kind,
+            recipient_id=delivery.recipient["id"], text=delivery.text, link=delivery.link,
+            created_at=now(),
+        )).on_conflict(target=InAppMessage.key, action="DO NOTHING")
+
+
+class SmsChannel:
+    def __init__(self, gateway: Any) -> None:
+        self.gateway = gateway
+
+    async def deliver(self, delivery: Delivery) -> None:
+        from ovoz.accounts.sms import SmsError
+
+        phone = (delivery.recipient or {}).get("phone")
+        if not phone:
+            raise DeliveryError("the resident has no phone number", permanent=True)
+        try:
+            await self.gateway.send(phone, delivery.text)
+        except SmsError as error:
+            raise DeliveryError(str(error)) from None
+
+
+async def unread_count(recipient_kind: str, recipient_id: int) -> int:
+    return await InAppMessage.count().where(
+        (InAppMessage.recipient_kind == recipient_kind)
+        & (InAppMessage.recipient_id == recipient_id) & InAppMessage.read_at.is_null()
+    )
+
+
+async def inbox(recipient_kind: str, recipient_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    return await InAppMessage.select().where(
+        (InAppMessage.recipient_kind == recipient_kind)
+        & (InAppMessage.recipient_id == recipient_id)
+    ).order_by(InAppMessage.id, ascending=False).limit(limit)
+
+
+async def mark_all_read(recipient_kind: str, recipient_id: int) -> None:
+    await InAppMessage.update({InAppMessage.read_at: now()}).where(
+        (InAppMessage.recipient_kind == recipient_kind)
+        & (InAppMessage.recipient_id == recipient_id) & InAppMessage.read_at.is_null()
+    )
+
+
+async def dead_letters(limit: int = 100) -> list[dict[str, Any]]:
+    return await OutboxMessage.select(
+        OutboxMessage.id, OutboxMessage.channel, OutboxMessage.template,
+        OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.created_at,
+    ).where(OutboxMessage.status == DEAD).order_by(OutboxMessage.id, ascending=False).limit(
+        limit)
+
+
+async def retry_dead(message_id: int) -> bool:
+    """An administrator sends a dead-lettered message again (after fixing its cause)."""
+    retried = await OutboxMessage.update({
+        OutboxMessage.status: PENDING, OutboxMessage.attempts: 0,
+        OutboxMessage.next_try_at: now(),
+    }).where((OutboxMessage.id == message_id) & (OutboxMessage.status == DEAD)).returning(
+        OutboxMessage.id)
+    return bool(retried)
+
+
+async def follow(resident_id: int, subject: str) -> None:
+    """Start (or resume) following; `subject` is like "petition:12" or "mahalla:7"."""
+    await Follow.insert(Follow(resident=resident_id, subject=subject, created_at=now())
+                        ).on_conflict(target=(Follow.resident, Follow.subject),
+                                      action="DO UPDATE", values=[(Follow.stopped_at, None)])
+
+
+async def unfollow(resident_id: int, subject: str) -> None:
+    await Follow.update({Follow.stopped_at: now()}).where(
+        (Follow.resident == resident_id) & (Follow.subject == subject)
+    )
+
+
+async def followers(subject: str) -> list[int]:
+    return await Follow.select(Follow.resident).where(
+        (Follow.subject == subject) & Follow.stopped_at.is_null()
+    ).output(as_list=True)

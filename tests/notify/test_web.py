@@ -1,0 +1,65 @@
+"""The bell on every page, the notifications page and the worker command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx
+
+from ovoz.accounts import sessions
+from ovoz.accounts.tables import Resident
+from ovoz.notify import services
+from ovoz.notify.tables import OutboxMessage
+from tests.conftest import sms_outbox
+
+PAYLOAD = {"date": "1-dekabr", "title": "Ariq tozalash", "link": "/petitions/1"}
+
+
+async def signed_in_resident(client: httpx.AsyncClient) -> int:
+    rows = await Resident.insert(Resident(phone="+998901234567", created_at=services.now(),
+                                          language="uz")).returning(Resident.id)
+    token = await sessions.start(sessions.RESIDENT, rows[0]["id"], 0)
+    client.cookies.set("ovoz_session", token)
+    return rows[0]["id"]
+
+
+async def test_the_bell_counts_unread_messages(client: httpx.AsyncClient) -> None:
+    resident_id = await signed_in_resident(client)
+    assert 'class="bell"' in (await client.get("/")).text
+    for n in range(2):
+        await services.enqueue(f"due:{n}", "resident", resident_id, "obligation.due_soon",
+                               PAYLOAD, ["inapp"])
+    await services.run_once({"inapp": services.InAppChannel()}, 3)
+    home = await client.get("/")
+    assert '<span class="bell-count">2</span>' in home.text
+    inbox = await client.get("/notifications")
+    assert inbox.status_code == 200
+    assert inbox.text.count("Muddati 1-dekabr: Ariq tozalash.") == 2
+    await client.get("/signin")
+    read = await client.post("/notifications/read",
+                             data={"_csrf_token": client.cookies["csrftoken"]})
+    assert read.status_code in (302, 303)
+    assert 'class="bell-count"' not in (await client.get("/")).text
+
+
+async def test_visitors_have_no_bell(client: httpx.AsyncClient) -> None:
+    assert 'class="bell"' not in (await client.get("/")).text
+    assert (await client.get("/notifications")).headers["location"].startswith("/signin")
+
+
+async def test_worker_command_delivers_what_is_due(db: str) -> None:
+    rows = await Resident.insert(Resident(phone="+998907654321", created_at=services.now(),
+                                          language="ru")).returning(Resident.id)
+    await services.enqueue("due:cli", "resident", rows[0]["id"], "obligation.due_soon",
+                           PAYLOAD, ["sms", "inapp"])
+    result = subprocess.run(
+        [sys.executable, "-m", "ovoz", "worker", "--once"], capture_output=True, text=True,
+        env={**os.environ, "OVOZ_DATABASE_URL": db}, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2 sent, 0 to retry, 0 dead."
+    assert sms_outbox()[-1] == {**sms_outbox()[-1], "to": "+998907654321",
+                                "text": "Срок 1-dekabr: Ariq tozalash. /petitions/1"}
+    assert set(await OutboxMessage.select(OutboxMessage.status).output(as_list=True)) == {"sent"}
