@@ -160,3 +160,22 @@ async def test_administrators_read_the_audit_trail(client: httpx.AsyncClient) ->
     assert audit.status_code == 200
     assert "role.granted" in audit.text and "admin.two" in audit.text
     assert f"staff:{official_id}" in audit.text
+
+
+async def test_administrators_see_and_resend_dead_letters(client: httpx.AsyncClient) -> None:
+    from ovoz.notify import services as notify
+    from ovoz.notify.tables import OutboxMessage
+
+    await notify.enqueue("report:9:updated", "staff", 1, "report.updated",
+                         {"title": "Chiroq", "status": "fixed", "link": ""}, ["email"])
+    await notify.run_once({}, max_attempts=3)  # no e-mail channel configured: dead at once
+    _, admin_secret = await make_staff("admin.three", Grant(Role.ADMINISTRATOR))
+    await enrol(client, "admin.three", admin_secret)
+    listing = await client.get("/staff/outbox")
+    assert listing.status_code == 200
+    assert "report.updated" in listing.text and "not configured" in listing.text
+    dead = await notify.dead_letters()
+    resent = await client.post(f"/staff/outbox/{dead[0]['id']}/retry",
+                               data={"_csrf_token": client.cookies["csrftoken"]})
+    assert resent.status_code in (302, 303)
+    assert (await OutboxMessage.select(OutboxMessage.status).first())["status"] == "pending"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
 import sys
 
 import httpx
@@ -54,12 +54,14 @@ async def test_worker_command_delivers_what_is_due(db: str) -> None:
                                           language="ru")).returning(Resident.id)
     await services.enqueue("due:cli", "resident", rows[0]["id"], "obligation.due_soon",
                            PAYLOAD, ["sms", "inapp"])
-    result = subprocess.run(
-        [sys.executable, "-m", "ovoz", "worker", "--once"], capture_output=True, text=True,
-        env={**os.environ, "OVOZ_DATABASE_URL": db}, timeout=120, check=False,
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ovoz", "worker", "--once", env={**os.environ,
+                                                               "OVOZ_DATABASE_URL": db},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "2 sent, 0 to retry, 0 dead."
+    out, errors = await asyncio.wait_for(worker.communicate(), 120)
+    assert worker.returncode == 0, errors.decode()
+    assert out.decode().strip() == "2 sent, 0 to retry, 0 dead."
     assert sms_outbox()[-1] == {**sms_outbox()[-1], "to": "+998907654321",
                                 "text": "Срок 1-dekabr: Ariq tozalash. /petitions/1"}
     assert set(await OutboxMessage.select(OutboxMessage.status).output(as_list=True)) == {"sent"}

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from ovoz.accounts import sessions, staff
 from ovoz.accounts.permissions import NATIONAL, Action, Grant, Role, allowed, require
 from ovoz.i18n import locale
+from ovoz.notify import services as notify
 from ovoz.settings import get_settings
 from ovoz.web.forms import FormErrors
 from ovoz.web.templating import page
@@ -199,6 +200,23 @@ class StaffAreaController(Controller):
             return Redirect(SIGN_IN)
         entries = await staff.audit_page(page_number, get_settings().page_size, actor=identity)
         return await page(request, "staff/audit.html", entries=entries)
+
+    @get("/outbox", name="staff:outbox")
+    async def outbox(self, request: Request) -> Response[Any]:
+        identity = _signed_in(request)
+        if identity is None:
+            return Redirect(SIGN_IN)
+        require(identity, Action.VIEW_AUDIT, NATIONAL)
+        return await page(request, "staff/outbox.html", dead=await notify.dead_letters())
+
+    @post("/outbox/{message_id:int}/retry", name="staff:outbox_retry")
+    async def retry(self, request: Request, message_id: FromPath[int]) -> Response[Any]:
+        identity = _signed_in(request)
+        if identity is None:
+            return Redirect(SIGN_IN)
+        require(identity, Action.VIEW_AUDIT, NATIONAL)
+        await notify.retry_dead(message_id)
+        return Redirect("/staff/outbox")
 
     @get("/roles", name="staff:roles")
     async def roles(self, request: Request) -> Response[Any]:
