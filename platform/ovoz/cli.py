@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -150,14 +151,27 @@ def worker(once: bool, batch: int, poll: float) -> None:
     """Deliver queued notifications (run one or more, on any number of machines)."""
     from ovoz.accounts.sms import gateway_for
     from ovoz.notify import services
+    from ovoz.notify.errors import ChannelError
+    from ovoz.notify.telegram import bot_for
+    from ovoz.store.services import DatabaseStore
 
     settings = get_settings()
-    channels = {"inapp": services.InAppChannel(),
-                "sms": services.SmsChannel(gateway_for(settings))}
+    channels: dict[str, Any] = {"inapp": services.InAppChannel(),
+                                "sms": services.SmsChannel(gateway_for(settings))}
+    bot = bot_for(settings)
+    if bot is not None:
+        channels["telegram"] = services.TelegramChannel(bot)
 
     async def work() -> dict[str, int]:
         totals = {"sent": 0, "pending": 0, "dead": 0}
+        store = DatabaseStore().with_namespace("notify")
         while True:
+            if bot is not None:
+                try:
+                    await services.poll_telegram(bot, store)
+                except ChannelError as error:
+                    # Telegram being away must not stop SMS and in-app delivery.
+                    logging.getLogger("ovoz.worker").warning("Telegram polling: %s", error)
             outcome = await services.run_once(channels, settings.outbox_max_attempts, batch)
             for status, count in outcome.items():
                 totals[status] += count

@@ -56,6 +56,7 @@ class Settings:
     api_token_days: int
     telegram_bot_token: str
     telegram_api_url: str
+    telegram_bot_username: str
     smtp_host: str
     smtp_port: int
     smtp_username: str
@@ -231,6 +232,8 @@ _OPTIONS: tuple[tuple[str, str, str, Callable[[Any], Any], Any], ...] = (
     ("telegram_bot_token", "telegram.bot_token", "OVOZ_TELEGRAM_BOT_TOKEN", _optional_text, ""),
     ("telegram_api_url", "telegram.api_url", "OVOZ_TELEGRAM_API_URL", _url,
      "https://api.telegram.org"),
+    ("telegram_bot_username", "telegram.bot_username", "OVOZ_TELEGRAM_BOT_USERNAME",
+     _optional_text, ""),
     ("smtp_host", "email.smtp_host", "OVOZ_SMTP_HOST", _optional_text, ""),
     ("smtp_port", "email.smtp_port", "OVOZ_SMTP_PORT", _integer(1, 65535), 587),
     ("smtp_username", "email.smtp_username", "OVOZ_SMTP_USERNAME", _optional_text, ""),

@@ -13,6 +13,7 @@ from ovoz.accounts.sms import ConsoleGateway
 from ovoz.accounts.tables import Resident
 from ovoz.db import transaction
 from ovoz.notify import services
+from ovoz.notify.errors import ChannelError
 from ovoz.notify.tables import InAppMessage, OutboxMessage
 from tests.conftest import SMS_OUTBOX, sms_outbox
 
@@ -34,7 +35,7 @@ class Flaky:
     async def deliver(self, delivery: services.Delivery) -> None:
         if self.failures:
             self.failures -= 1
-            raise services.DeliveryError("gateway down", permanent=self.permanent)
+            raise ChannelError("gateway down", permanent=self.permanent)
         self.delivered.append(delivery.key)
 
 
@@ -136,6 +137,7 @@ WORKER = """
 import asyncio, sys
 from ovoz import db
 from ovoz.notify import services
+from ovoz.notify.errors import ChannelError
 from ovoz.settings import get_settings
 
 class SlowInApp(services.InAppChannel):

@@ -14,6 +14,7 @@ from ovoz.accounts.phones import InvalidPhone, parse_phone
 from ovoz.accounts.sms import SmsError, mask_phone
 from ovoz.geo import services as geo
 from ovoz.i18n import locale
+from ovoz.notify import services as notify
 from ovoz.settings import LANGUAGES
 from ovoz.web.forms import FormErrors
 from ovoz.web.templating import page
@@ -181,7 +182,7 @@ class ProfileController(Controller):
 
     async def _render(self, request: Request, resident: dict[str, Any], values: dict[str, Any],
                       errors: FormErrors, region_id: int | None, district_id: int | None,
-                      status_code: int = 200) -> Template:
+                      status_code: int = 200, telegram_code: str | None = None) -> Template:
         chooser = await mahalla_chooser(values.get("mahalla_id"), region_id, district_id)
         return await page(
             request, "accounts/profile.html", status_code=status_code, resident=resident,
@@ -190,7 +191,38 @@ class ProfileController(Controller):
             levels=services.verification_levels(resident),
             tokens=await services.api_tokens(resident["id"]),
             saved=request.query_params.get("saved") == "1",
+            channels=await notify.resident_channels(resident["id"]),
+            telegram_linked=await notify.telegram_linked(resident["id"]),
+            telegram_code=telegram_code,
         )
+
+    @post("/channels", name="accounts:channels")
+    async def channels(self, request: Request, data: URLEncodedBody[dict[str, Any]]
+                       ) -> Redirect:
+        resident = _require_resident(request)
+        if resident is not None:
+            chosen = data.get("channel", [])
+            await notify.choose_channels(
+                resident["id"], [chosen] if isinstance(chosen, str) else list(chosen))
+        return Redirect("/profile?saved=1")
+
+    @post("/telegram", name="accounts:telegram_link")
+    async def telegram_link(self, request: Request) -> Response[Any]:
+        resident = _require_resident(request)
+        if resident is None:
+            return Redirect("/signin?next=/profile")
+        code = await notify.start_telegram_link(resident["id"])
+        values = {"display_name": resident["display_name"], "language": resident["language"],
+                  "mahalla_id": resident["mahalla"]}
+        return await self._render(request, resident, values, FormErrors(), None, None,
+                                  telegram_code=code)
+
+    @post("/telegram/unlink", name="accounts:telegram_unlink")
+    async def telegram_unlink(self, request: Request) -> Redirect:
+        resident = _require_resident(request)
+        if resident is not None:
+            await notify.unlink_telegram(resident["id"])
+        return Redirect("/profile")
 
     @post("/tokens/{token_id:int}/revoke", name="accounts:revoke_token")
     async def revoke(self, request: Request, token_id: FromPath[int]) -> Redirect:

@@ -8,6 +8,7 @@ idempotency key, which the in-app inbox (and any receiver that keeps keys) uses 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,15 @@ from piccolo.engine.postgres import PostgresEngine
 from ovoz.accounts.tables import Resident
 from ovoz.db import current_engine, transaction
 from ovoz.i18n import locale
-from ovoz.notify.tables import ChannelChoice, Follow, InAppMessage, OutboxMessage
+from ovoz.notify.errors import ChannelError
+from ovoz.notify.tables import (
+    ChannelChoice,
+    Follow,
+    InAppMessage,
+    OutboxMessage,
+    TelegramLink,
+    TelegramLinkCode,
+)
 
 CHANNELS = ("inapp", "sms", "telegram", "email")
 DEFAULT_CHANNELS = ("inapp", "sms")
@@ -34,14 +43,6 @@ TEMPLATES: dict[str, str] = {
     "obligation.due_soon": locale.lazy("Due on %(date)s: %(title)s. %(link)s"),
     "obligation.overdue": locale.lazy("Overdue since %(date)s: %(title)s. %(link)s"),
 }
-
-
-class DeliveryError(Exception):
-    """A channel could not deliver; `permanent` when trying again cannot help."""
-
-    def __init__(self, message: str, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +158,7 @@ async def _recipient(kind: str, recipient_id: int) -> dict[str, Any] | None:
     ).first()
 
 
-async def _settle(row: dict[str, Any], error: DeliveryError | None, max_attempts: int) -> str:
+async def _settle(row: dict[str, Any], error: ChannelError | None, max_attempts: int) -> str:
     if error is None:
         changes: dict[Any, Any] = {OutboxMessage.status: SENT, OutboxMessage.sent_at: now(),
                                    OutboxMessage.claimed_until: None}
@@ -181,12 +182,12 @@ async def _settle(row: dict[str, Any], error: DeliveryError | None, max_attempts
 async def deliver(row: dict[str, Any], channels: Mapping[str, Channel], max_attempts: int
                   ) -> str:
     recipient = await _recipient(row["recipient_kind"], row["recipient_id"])
-    error: DeliveryError | None = None
+    error: ChannelError | None = None
     channel = channels.get(row["channel"])
     if channel is None:
-        error = DeliveryError(f"the {row['channel']} channel is not configured", permanent=True)
+        error = ChannelError(f"the {row['channel']} channel is not configured", permanent=True)
     elif row["recipient_kind"] == "resident" and recipient is None:
-        error = DeliveryError("the resident's account no longer exists", permanent=True)
+        error = ChannelError("the resident's account no longer exists", permanent=True)
     else:
         payload = json.loads(row["payload"])
         language = (recipient or {}).get("language") or "uz"
@@ -195,7 +196,7 @@ async def deliver(row: dict[str, Any], channels: Mapping[str, Channel], max_atte
                             link=str(payload.get("link", "")))
         try:
             await channel.deliver(delivery)
-        except DeliveryError as failure:
+        except ChannelError as failure:
             error = failure
     return await _settle(row, error, max_attempts)
 
@@ -213,7 +214,7 @@ class InAppChannel:
 
     async def deliver(self, delivery: Delivery) -> None:
         if delivery.recipient is None:
-            raise DeliveryError("no recipient", permanent=True)
+            raise ChannelError("no recipient", permanent=True)
         await InAppMessage.insert(InAppMessage(
             key=delivery.key, recipient_kind=delivery.recipient_kind,
             recipient_id=delivery.recipient["id"], text=delivery.text, link=delivery.link,
@@ -230,11 +231,26 @@ class SmsChannel:
 
         phone = (delivery.recipient or {}).get("phone")
         if not phone:
-            raise DeliveryError("the resident has no phone number", permanent=True)
+            raise ChannelError("the resident has no phone number", permanent=True)
         try:
             await self.gateway.send(phone, delivery.text)
         except SmsError as error:
-            raise DeliveryError(str(error)) from None
+            raise ChannelError(str(error)) from None
+
+
+class TelegramChannel:
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+
+    async def deliver(self, delivery: Delivery) -> None:
+        if delivery.recipient is None:
+            raise ChannelError("no recipient", permanent=True)
+        link = await TelegramLink.select(TelegramLink.chat_id).where(
+            TelegramLink.resident == delivery.recipient["id"]
+        ).first()
+        if link is None:
+            raise ChannelError("the resident has not linked Telegram", permanent=True)
+        await self.bot.send_message(link["chat_id"], delivery.text)
 
 
 async def unread_count(recipient_kind: str, recipient_id: int) -> int:
@@ -293,3 +309,60 @@ async def followers(subject: str) -> list[int]:
     return await Follow.select(Follow.resident).where(
         (Follow.subject == subject) & Follow.stopped_at.is_null()
     ).output(as_list=True)
+
+
+TELEGRAM_CODE_LIFETIME = timedelta(minutes=15)
+
+
+async def start_telegram_link(resident_id: int) -> str:
+    """A one-time code the resident sends the bot (/start CODE) to link their chat."""
+    code = secrets.token_urlsafe(12)
+    async with transaction():
+        await TelegramLinkCode.delete().where(TelegramLinkCode.resident == resident_id)
+        await TelegramLinkCode.insert(TelegramLinkCode(
+            code=code, resident=resident_id, expires_at=now() + TELEGRAM_CODE_LIFETIME))
+    return code
+
+
+async def complete_telegram_link(code: str, chat_id: int) -> int | None:
+    """Link the chat that sent a valid code; the code works once. Returns the resident id."""
+    async with transaction():
+        claimed = await TelegramLinkCode.delete().where(
+            (TelegramLinkCode.code == code) & (TelegramLinkCode.expires_at > now())
+        ).returning(TelegramLinkCode.resident)
+        if not claimed:
+            return None
+        resident_id = claimed[0]["resident"]
+        # One chat, one resident: a chat linked before moves to the new account.
+        await TelegramLink.delete().where(
+            (TelegramLink.chat_id == chat_id) | (TelegramLink.resident == resident_id)
+        )
+        await TelegramLink.insert(TelegramLink(resident=resident_id, chat_id=chat_id,
+                                               linked_at=now()))
+    return resident_id
+
+
+async def unlink_telegram(resident_id: int) -> None:
+    await TelegramLink.delete().where(TelegramLink.resident == resident_id)
+
+
+async def telegram_linked(resident_id: int) -> bool:
+    return await TelegramLink.count().where(TelegramLink.resident == resident_id) > 0
+
+
+async def poll_telegram(bot: Any, store: Any) -> int:
+    """Read the bot's new messages and link the chats that sent a code. The offset is kept in
+    the shared store, so any worker can continue where another stopped."""
+    from ovoz.notify.telegram import link_code_from
+
+    offset_raw = await store.get("telegram:offset")
+    offset = int(offset_raw) if offset_raw else None
+    linked = 0
+    for update in await bot.updates(offset=offset):
+        found = link_code_from(update)
+        if found is not None:
+            code, chat_id = found
+            if await complete_telegram_link(code, chat_id) is not None:
+                linked += 1
+        await store.set("telegram:offset", str(update["update_id"] + 1))
+    return linked

@@ -62,3 +62,19 @@ class Follow(Table, tablename="notify_follow"):
     subject = Varchar(length=64)
     created_at = Timestamptz()
     stopped_at = Timestamptz(null=True, default=None)
+
+
+class TelegramLink(Table, tablename="notify_telegram_link"):
+    """The Telegram chat a resident linked by sending the bot a one-time code."""
+
+    resident = ForeignKey(references=Resident, on_delete=OnDelete.cascade, null=False,
+                          unique=True)
+    chat_id = BigInt(unique=True)
+    linked_at = Timestamptz()
+
+
+class TelegramLinkCode(Table, tablename="notify_telegram_link_code"):
+    code = Varchar(length=32, unique=True)
+    resident = ForeignKey(references=Resident, on_delete=OnDelete.cascade, null=False,
+                          index=True)
+    expires_at = Timestamptz()
