@@ -31,7 +31,7 @@ ENGINES = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 # Tables emptied before each test; places (regions, districts) are loaded once and only read.
 MUTABLE_TABLES = (
     "notify_outbox", "notify_inapp", "notify_channel_choice", "notify_follow",
-    "notify_telegram_link", "notify_telegram_link_code",
+    "notify_telegram_link", "notify_telegram_link_code", "notify_scheduled_run",
     "accounts_api_token", "accounts_sign_in_code", "accounts_recovery_code",
     "accounts_role_grant", "accounts_staff_audit", "accounts_resident", "accounts_staff",
     "store_entry", "store_rate_counter", "geo_mahalla", "ledger_entry",

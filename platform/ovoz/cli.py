@@ -150,7 +150,7 @@ def import_mahallas(csv_file: Path) -> None:
 def worker(once: bool, batch: int, poll: float) -> None:
     """Deliver queued notifications (run one or more, on any number of machines)."""
     from ovoz.accounts.sms import gateway_for
-    from ovoz.notify import services
+    from ovoz.notify import schedule, services
     from ovoz.notify.errors import ChannelError
     from ovoz.notify.telegram import bot_for
     from ovoz.store.services import DatabaseStore
@@ -172,6 +172,7 @@ def worker(once: bool, batch: int, poll: float) -> None:
                 except ChannelError as error:
                     # Telegram being away must not stop SMS and in-app delivery.
                     logging.getLogger("ovoz.worker").warning("Telegram polling: %s", error)
+            await schedule.tick()
             outcome = await services.run_once(channels, settings.outbox_max_attempts, batch)
             for status, count in outcome.items():
                 totals[status] += count

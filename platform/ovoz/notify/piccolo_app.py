@@ -5,6 +5,7 @@ from ovoz.notify.tables import (
     Follow,
     InAppMessage,
     OutboxMessage,
+    ScheduledRun,
     TelegramLink,
     TelegramLinkCode,
 )
@@ -14,5 +15,5 @@ APP_CONFIG = AppConfig(
     app_name="notify",
     migrations_folder_path=str(ROOT / "migrations" / "notify"),
     table_classes=[OutboxMessage, InAppMessage, ChannelChoice, Follow, TelegramLink,
-                   TelegramLinkCode],
+                   TelegramLinkCode, ScheduledRun],
 )

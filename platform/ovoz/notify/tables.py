@@ -78,3 +78,15 @@ class TelegramLinkCode(Table, tablename="notify_telegram_link_code"):
     resident = ForeignKey(references=Resident, on_delete=OnDelete.cascade, null=False,
                           index=True)
     expires_at = Timestamptz()
+
+
+class ScheduledRun(Table, tablename="notify_scheduled_run"):
+    """One run of a scheduled job for one due moment; (job, moment) is unique, so each moment
+    runs once however many workers there are. A run whose lease passed unfinished is taken
+    over (its worker died)."""
+
+    job = Varchar(length=64)
+    moment = Varchar(length=32)
+    started_at = Timestamptz()
+    lease_until = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)
