@@ -151,6 +151,7 @@ def worker(once: bool, batch: int, poll: float) -> None:
     """Deliver queued notifications (run one or more, on any number of machines)."""
     from ovoz.accounts.sms import gateway_for
     from ovoz.notify import schedule, services
+    from ovoz.notify.email import mailer_for
     from ovoz.notify.errors import ChannelError
     from ovoz.notify.telegram import bot_for
     from ovoz.store.services import DatabaseStore
@@ -161,6 +162,9 @@ def worker(once: bool, batch: int, poll: float) -> None:
     bot = bot_for(settings)
     if bot is not None:
         channels["telegram"] = services.TelegramChannel(bot)
+    mailer = mailer_for(settings)
+    if mailer is not None:
+        channels["email"] = services.EmailChannel(mailer)
 
     async def work() -> dict[str, int]:
         totals = {"sent": 0, "pending": 0, "dead": 0}
@@ -286,9 +290,10 @@ def _staff_password(username: str) -> str:
 @click.option("--mahalla", "mahalla_id", type=click.IntRange(min=1),
               help="Mahalla id (its district and region are filled in).")
 @click.option("--display-name", help="The name other staff see (default: the username).")
+@click.option("--email", default="", help="Address for notifications by e-mail (optional).")
 def staff_create(username: str, role: str, region_id: int | None, district_id: int | None,
                  department_id: int | None, mahalla_id: int | None,
-                 display_name: str | None) -> None:
+                 display_name: str | None, email: str) -> None:
     """Create a staff account with one role; the password is read from standard input or asked.
 
     The account and its role are created together or not at all. The authenticator app's
@@ -314,7 +319,8 @@ def staff_create(username: str, role: str, region_id: int | None, district_id: i
         async def work() -> tuple[dict[str, Any], str]:
             # Checked again inside: the account and its role are created together or not at all.
             return await accounts_staff.create_staff(
-                username, display_name or username.strip(), password, grants=[resolved])
+                username, display_name or username.strip(), password, grants=[resolved],
+                email=email)
 
         row, uri = _run(work)
     except accounts_staff.StaffError as error:

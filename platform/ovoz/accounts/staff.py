@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 DISPLAY_NAME_LENGTH = 80
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}")
 RECOVERY_CODE_COUNT = 10
 # How often a sign-in attempt re-reads the account when parallel attempts keep changing it.
 _CLAIM_TRIES = 5
@@ -161,8 +162,8 @@ async def staff_account(staff_id: int) -> dict[str, Any] | None:
 
 
 async def create_staff(username: str, display_name: str, password: str, *,
-                       actor: Identity | None = None, grants: Sequence[Grant] = ()
-                       ) -> tuple[dict[str, Any], str]:
+                       actor: Identity | None = None, grants: Sequence[Grant] = (),
+                       email: str = "") -> tuple[dict[str, Any], str]:
     """Create a staff account (and, with `grants`, its roles, all or nothing) with a new TOTP
     secret whose enrolment the first sign-in confirms. Returns the account and the otpauth://
     URI for an authenticator app: show it once."""
@@ -170,6 +171,9 @@ async def create_staff(username: str, display_name: str, password: str, *,
     name = _check_username(username)
     shown_name = _check_display_name(display_name)
     _check_password(password, name)
+    email = email.strip()
+    if email and not EMAIL.fullmatch(email):
+        raise StaffError("email", "invalid", f"{email!r} is not an e-mail address")
     resolved = [await resolve_grant(grant) for grant in grants]
     if await StaffAccount.exists().where(StaffAccount.username == name):
         raise _taken(name)
@@ -182,7 +186,7 @@ async def create_staff(username: str, display_name: str, password: str, *,
                 raise _taken(name)
             inserted = await StaffAccount.insert(StaffAccount(
                 username=name, display_name=shown_name, password_hash=password_hash,
-                totp_secret=secret, created_at=created,
+                totp_secret=secret, created_at=created, email=email,
             ))
             staff_id = inserted[0]["id"]
             await _audit(_actor_id(actor), "staff.created", f"staff:{staff_id}", created)

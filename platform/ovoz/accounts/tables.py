@@ -17,6 +17,8 @@ class StaffAccount(Table, tablename="accounts_staff"):
 
     username = Varchar(length=64, unique=True)
     display_name = Varchar(length=80)
+    # For notifications by e-mail (deadline reminders); optional.
+    email = Varchar(length=200, default="")
     password_hash = Text()
     totp_secret = Varchar(length=64, null=True, default=None)
     totp_enrolled_at = Timestamptz(null=True, default=None)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from piccolo.engine.postgres import PostgresEngine
 
-from ovoz.accounts.tables import Resident
+from ovoz.accounts.tables import Resident, StaffAccount
 from ovoz.db import current_engine, transaction
 from ovoz.i18n import locale
 from ovoz.notify.errors import ChannelError
@@ -75,6 +75,11 @@ async def resident_channels(resident_id: int) -> tuple[str, ...]:
     return tuple(c for c in choice["channels"].split(",") if c in CHANNELS)
 
 
+async def staff_channels(staff_id: int) -> tuple[str, ...]:
+    row = await StaffAccount.select(StaffAccount.email).where(StaffAccount.id == staff_id).first()
+    return ("inapp", "email") if row and row["email"] else ("inapp",)
+
+
 async def choose_channels(resident_id: int, channels: Sequence[str]) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(c for c in channels if c in CHANNELS)) or ("inapp",)
     await ChannelChoice.insert(ChannelChoice(resident=resident_id, channels=",".join(chosen))
@@ -92,7 +97,7 @@ async def enqueue(key: str, recipient_kind: str, recipient_id: int, template: st
     async with transaction():
         if channels is None:
             channels = (await resident_channels(recipient_id) if recipient_kind == "resident"
-                        else ("inapp",))
+                        else await staff_channels(recipient_id))
         queued_at = now()
         rows = [
             OutboxMessage(key=f"{key}:{channel}", channel=channel, recipient_kind=recipient_kind,
@@ -151,8 +156,10 @@ def render(template: str, payload: Mapping[str, Any], language: str) -> str:
 
 
 async def _recipient(kind: str, recipient_id: int) -> dict[str, Any] | None:
-    if kind != "resident":
-        return None
+    if kind == "staff":
+        return await StaffAccount.select(
+            StaffAccount.id, StaffAccount.email, StaffAccount.display_name
+        ).where((StaffAccount.id == recipient_id) & StaffAccount.disabled_at.is_null()).first()
     return await Resident.select().where(
         (Resident.id == recipient_id) & Resident.deleted_at.is_null()
     ).first()
@@ -186,8 +193,8 @@ async def deliver(row: dict[str, Any], channels: Mapping[str, Channel], max_atte
     channel = channels.get(row["channel"])
     if channel is None:
         error = ChannelError(f"the {row['channel']} channel is not configured", permanent=True)
-    elif row["recipient_kind"] == "resident" and recipient is None:
-        error = ChannelError("the resident's account no longer exists", permanent=True)
+    elif recipient is None:
+        error = ChannelError("the recipient's account no longer exists", permanent=True)
     else:
         payload = json.loads(row["payload"])
         language = (recipient or {}).get("language") or "uz"
@@ -236,6 +243,21 @@ class SmsChannel:
             await self.gateway.send(phone, delivery.text)
         except SmsError as error:
             raise ChannelError(str(error)) from None
+
+
+class EmailChannel:
+    """For staff and NGOs; the idempotency key becomes the Message-ID, so a redelivery is
+    recognisably the same message."""
+
+    def __init__(self, mailer: Any) -> None:
+        self.mailer = mailer
+
+    async def deliver(self, delivery: Delivery) -> None:
+        address = (delivery.recipient or {}).get("email")
+        if not address:
+            raise ChannelError("the recipient has no e-mail address", permanent=True)
+        subject = "Ovoz: " + delivery.text.split(". ")[0][:80]
+        await self.mailer.send(address, subject, delivery.text, idempotency_key=delivery.key)
 
 
 class TelegramChannel:
