@@ -57,8 +57,39 @@ async def test_housekeeping_removes_what_is_no_longer_needed(db: str) -> None:
                    expires_at=MORNING + timedelta(minutes=5)),
     )
     await RateCounter.insert(RateCounter(key="k", window_start=int(old.timestamp()), hits=3))
-    ran = await schedule.tick(MORNING)
+    ran = [run for run in await schedule.tick(MORNING) if run.startswith("housekeeping")]
     assert ran[-1] == "housekeeping 2026-11-22" and len(ran) == schedule.CATCH_UP_DAYS
     assert await SignInCode.count() == 1
     assert await RateCounter.count() == 0
     assert await schedule.tick(MORNING) == []
+
+
+async def test_a_daily_digest_replaces_a_message_per_event(db: str) -> None:
+    from ovoz.accounts.sms import ConsoleGateway
+    from ovoz.accounts.tables import Resident
+    from ovoz.notify import services
+    from ovoz.notify.tables import OutboxMessage
+    from tests.conftest import SMS_OUTBOX, sms_outbox
+
+    rows = await Resident.insert(Resident(phone="+998905550011", language="uz",
+                                          created_at=MORNING)).returning(Resident.id)
+    someone = rows[0]["id"]
+    await services.choose_channels(someone, ["inapp", "sms"], digest="daily")
+    for n in range(3):
+        await services.enqueue(f"due:{n}", "resident", someone, "obligation.due_soon",
+                               {"date": "1-dekabr", "title": f"Ish {n}", "link": ""})
+    channels = {"inapp": services.InAppChannel(),
+                "sms": services.SmsChannel(ConsoleGateway(SMS_OUTBOX))}
+    before = len(sms_outbox())
+    assert (await services.run_once(channels, 3))["sent"] == 3  # the bell at once
+    assert len(sms_outbox()) == before  # the SMS wait for the digest
+    evening = MORNING + timedelta(hours=10)  # 20:00 in Tashkent
+    assert "digest 2026-11-22" in await schedule.tick(evening)
+    assert (await services.run_once(channels, 3))["sent"] == 1
+    [digest] = sms_outbox()[before:]
+    assert digest["text"].startswith("Ovoz: 3 ta yangi xabarnoma.")
+    assert digest["text"].count("- Muddati 1-dekabr: Ish") == 3
+    held = await OutboxMessage.select(OutboxMessage.status).where(
+        OutboxMessage.channel == "sms").output(as_list=True)
+    assert sorted(held) == ["digested", "digested", "digested", "sent"]
+    assert "digest 2026-11-22" not in await schedule.tick(evening)

@@ -97,9 +97,11 @@ async def test_residents_choose_their_channels_on_the_profile(client: httpx.Asyn
     client.cookies.set("ovoz_session", await sessions.start(sessions.RESIDENT, someone, 0))
     await client.get("/profile")
     saved = await client.post("/profile/channels", data={
-        "channel": ["inapp", "telegram"], "_csrf_token": client.cookies["csrftoken"]})
+        "channel": ["inapp", "telegram"], "digest": "weekly",
+        "_csrf_token": client.cookies["csrftoken"]})
     assert saved.status_code in (302, 303)
     assert await services.resident_channels(someone) == ("inapp", "telegram")
+    assert await services.resident_digest(someone) == "weekly"
     profile = await client.get("/profile")
     assert 'id="channel-telegram" name="channel" value="telegram" checked' in profile.text
     assert 'id="channel-sms" name="channel" value="sms">' in profile.text

@@ -192,6 +192,7 @@ class ProfileController(Controller):
             tokens=await services.api_tokens(resident["id"]),
             saved=request.query_params.get("saved") == "1",
             channels=await notify.resident_channels(resident["id"]),
+            digest=await notify.resident_digest(resident["id"]),
             telegram_linked=await notify.telegram_linked(resident["id"]),
             telegram_code=telegram_code,
         )
@@ -203,7 +204,8 @@ class ProfileController(Controller):
         if resident is not None:
             chosen = data.get("channel", [])
             await notify.choose_channels(
-                resident["id"], [chosen] if isinstance(chosen, str) else list(chosen))
+                resident["id"], [chosen] if isinstance(chosen, str) else list(chosen),
+                digest=str(data.get("digest", "none")))
         return Redirect("/profile?saved=1")
 
     @post("/telegram", name="accounts:telegram_link")

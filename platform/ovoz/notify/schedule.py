@@ -8,11 +8,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from ovoz.accounts.tables import SignInCode
 from ovoz.i18n.locale import TASHKENT
+from ovoz.notify import services
 from ovoz.notify.tables import InAppMessage, OutboxMessage, ScheduledRun
 from ovoz.store.services import DatabaseStore
 from ovoz.store.tables import RateCounter
 
 LEASE = timedelta(minutes=10)
+DIGEST_HOUR = 19
 CATCH_UP_DAYS = 7
 # Kept no longer than needed: sent messages lose their content, read bell messages go.
 SENT_MESSAGE_RETENTION = timedelta(days=90)
@@ -80,6 +82,11 @@ async def housekeeping(at: datetime | None = None) -> None:
     )
 
 
+async def digests(moment: str) -> None:
+    # Weekly digests go out on Mondays, daily ones every evening.
+    await services.send_digests(moment, weekly_too=date.fromisoformat(moment).weekday() == 0)
+
+
 async def tick(at: datetime | None = None) -> list[str]:
     """Run whatever scheduled work is due; return the moments this worker ran."""
     at = at or now()
@@ -87,4 +94,7 @@ async def tick(at: datetime | None = None) -> list[str]:
     for moment in daily_moments(at, 3, await last_finished("housekeeping")):
         if await once("housekeeping", moment, lambda: housekeeping(at), at):
             ran.append(f"housekeeping {moment}")
+    for moment in daily_moments(at, DIGEST_HOUR, await last_finished("digest")):
+        if await once("digest", moment, lambda moment=moment: digests(moment), at):
+            ran.append(f"digest {moment}")
     return ran

@@ -32,6 +32,9 @@ from ovoz.notify.tables import (
 CHANNELS = ("inapp", "sms", "telegram", "email")
 DEFAULT_CHANNELS = ("inapp", "sms")
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+# Waiting for the person's digest; DIGESTED once it went out inside one.
+HELD, DIGESTED = "held", "digested"
+DIGESTS = ("none", "daily", "weekly")
 LEASE = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(hours=6)
 
@@ -42,6 +45,7 @@ TEMPLATES: dict[str, str] = {
     "report.updated": locale.lazy("Your report “%(title)s” is now: %(status)s. %(link)s"),
     "obligation.due_soon": locale.lazy("Due on %(date)s: %(title)s. %(link)s"),
     "obligation.overdue": locale.lazy("Overdue since %(date)s: %(title)s. %(link)s"),
+    "digest": locale.lazy("Ovoz: %(count)s new notifications.\n%(items)s"),
 }
 
 
@@ -80,18 +84,31 @@ async def staff_channels(staff_id: int) -> tuple[str, ...]:
     return ("inapp", "email") if row and row["email"] else ("inapp",)
 
 
-async def choose_channels(resident_id: int, channels: Sequence[str]) -> tuple[str, ...]:
+async def choose_channels(resident_id: int, channels: Sequence[str], digest: str = "none"
+                          ) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(c for c in channels if c in CHANNELS)) or ("inapp",)
-    await ChannelChoice.insert(ChannelChoice(resident=resident_id, channels=",".join(chosen))
+    digest = digest if digest in DIGESTS else "none"
+    await ChannelChoice.insert(ChannelChoice(resident=resident_id, channels=",".join(chosen),
+                                             digest=digest)
                                ).on_conflict(target=ChannelChoice.resident, action="DO UPDATE",
-                                             values=[ChannelChoice.channels])
+                                             values=[ChannelChoice.channels,
+                                                     ChannelChoice.digest])
     return chosen
 
 
+async def resident_digest(resident_id: int) -> str:
+    choice = await ChannelChoice.select(ChannelChoice.digest).where(
+        ChannelChoice.resident == resident_id
+    ).first()
+    return choice["digest"] if choice else "none"
+
+
 async def enqueue(key: str, recipient_kind: str, recipient_id: int, template: str,
-                  payload: Mapping[str, Any], channels: Sequence[str] | None = None) -> int:
+                  payload: Mapping[str, Any], channels: Sequence[str] | None = None,
+                  hold_for_digest: bool = True) -> int:
     """Queue one message per channel, inside the caller's transaction. The same key queued
-    again (a retried request, a second call for the same event) adds nothing."""
+    again (a retried request, a second call for the same event) adds nothing. For a resident
+    who chose a digest, messages outside the bell wait for it."""
     if template not in TEMPLATES:
         raise ValueError(f"unknown notification template {template!r}")
     async with transaction():
@@ -99,10 +116,13 @@ async def enqueue(key: str, recipient_kind: str, recipient_id: int, template: st
             channels = (await resident_channels(recipient_id) if recipient_kind == "resident"
                         else await staff_channels(recipient_id))
         queued_at = now()
+        digest = (await resident_digest(recipient_id)
+                  if hold_for_digest and recipient_kind == "resident" else "none")
         rows = [
             OutboxMessage(key=f"{key}:{channel}", channel=channel, recipient_kind=recipient_kind,
                           recipient_id=recipient_id, template=template,
                           payload=json.dumps(dict(payload), ensure_ascii=False),
+                          status=HELD if digest != "none" and channel != "inapp" else PENDING,
                           next_try_at=queued_at, created_at=queued_at)
             for channel in channels
         ]
@@ -388,3 +408,33 @@ async def poll_telegram(bot: Any, store: Any) -> int:
                 linked += 1
         await store.set("telegram:offset", str(update["update_id"] + 1))
     return linked
+
+
+async def send_digests(moment: str, weekly_too: bool) -> int:
+    """Gather each resident's held messages into one digest per channel."""
+    kinds = ["daily", "weekly"] if weekly_too else ["daily"]
+    residents = await ChannelChoice.select(ChannelChoice.resident).where(
+        ChannelChoice.digest.is_in(kinds)
+    ).output(as_list=True)
+    sent = 0
+    for resident_id in residents:
+        recipient = await _recipient("resident", resident_id)
+        language = (recipient or {}).get("language") or "uz"
+        async with transaction():
+            held = await OutboxMessage.select().where(
+                (OutboxMessage.recipient_kind == "resident")
+                & (OutboxMessage.recipient_id == resident_id) & (OutboxMessage.status == HELD)
+            ).order_by(OutboxMessage.id)
+            by_channel: dict[str, list[dict[str, Any]]] = {}
+            for row in held:
+                by_channel.setdefault(row["channel"], []).append(row)
+            for channel, rows in by_channel.items():
+                items = "\n".join(
+                    "- " + render(r["template"], json.loads(r["payload"]), language) for r in rows)
+                sent += await enqueue(f"digest:{moment}:{resident_id}", "resident", resident_id,
+                                      "digest", {"count": len(rows), "items": items},
+                                      [channel], hold_for_digest=False)
+            if held:
+                await OutboxMessage.update({OutboxMessage.status: DIGESTED}).where(
+                    OutboxMessage.id.is_in([row["id"] for row in held]))
+    return sent

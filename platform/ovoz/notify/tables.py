@@ -52,6 +52,8 @@ class ChannelChoice(Table, tablename="notify_channel_choice"):
     resident = ForeignKey(references=Resident, on_delete=OnDelete.cascade, null=False,
                           unique=True)
     channels = Varchar(length=64, default="inapp,sms")
+    # "none": a message per event; "daily" or "weekly": one digest instead (the bell stays live).
+    digest = Varchar(length=8, default="none")
 
 
 class Follow(Table, tablename="notify_follow"):
