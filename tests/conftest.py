@@ -22,6 +22,8 @@ os.environ.pop("OVOZ_DATABASE_URL", None)
 SMS_OUTBOX = Path(tempfile.mkdtemp(prefix="ovoz-sms-")) / "sms-outbox.jsonl"
 os.environ["OVOZ_SMS_CONSOLE_OUTBOX"] = str(SMS_OUTBOX)
 os.environ["OVOZ_SMS_BACKEND"] = "console"
+# Tests deliver explicitly; a delivery loop inside every test app would race them.
+os.environ["OVOZ_WORKER_IN_SERVER"] = "false"
 
 from ovoz import db as ovoz_db  # noqa: E402 - after the environment above is set
 from ovoz.settings import get_settings  # noqa: E402

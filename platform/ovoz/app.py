@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +31,7 @@ from ovoz.geo.api import GeoApi
 from ovoz.geo.controllers import PlacesController
 from ovoz.ledger.api import LedgerApi
 from ovoz.notify.controllers import NotificationsController
+from ovoz.notify.worker import Worker
 from ovoz.settings import Settings, get_settings
 from ovoz.web import errors, templating
 from ovoz.web.controllers import HomeController
@@ -55,6 +58,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def database(_: Litestar) -> AsyncIterator[None]:
         async with db.pool(settings):
             yield
+
+    @asynccontextmanager
+    async def delivery(_: Litestar) -> AsyncIterator[None]:
+        if not settings.worker_in_server:
+            yield
+            return
+        task = asyncio.create_task(Worker(settings, sms_gateway).run_forever(),
+                                   name="ovoz-worker")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     @asynccontextmanager
     async def sms(_: Litestar) -> AsyncIterator[None]:
@@ -85,7 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 cache_control=CacheControlHeader(max_age=YEAR, public=True),
             ),
         ],
-        lifespan=[database, sms],
+        lifespan=[database, sms, delivery],
         state=State({"settings": settings, "sms_gateway": sms_gateway}),
         middleware=[SecurityHeadersMiddleware(settings), LanguageMiddleware(),
                     IdentityMiddleware()],

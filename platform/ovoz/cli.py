@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -149,41 +148,12 @@ def import_mahallas(csv_file: Path) -> None:
               help="Seconds to wait when nothing is due.")
 def worker(once: bool, batch: int, poll: float) -> None:
     """Deliver queued notifications (run one or more, on any number of machines)."""
-    from ovoz.accounts.sms import gateway_for
-    from ovoz.notify import schedule, services
-    from ovoz.notify.email import mailer_for
-    from ovoz.notify.errors import ChannelError
-    from ovoz.notify.telegram import bot_for
-    from ovoz.store.services import DatabaseStore
+    from ovoz.notify.worker import Worker
 
-    settings = get_settings()
-    channels: dict[str, Any] = {"inapp": services.InAppChannel(),
-                                "sms": services.SmsChannel(gateway_for(settings))}
-    bot = bot_for(settings)
-    if bot is not None:
-        channels["telegram"] = services.TelegramChannel(bot)
-    mailer = mailer_for(settings)
-    if mailer is not None:
-        channels["email"] = services.EmailChannel(mailer)
+    delivery = Worker(get_settings())
 
     async def work() -> dict[str, int]:
-        totals = {"sent": 0, "pending": 0, "dead": 0}
-        store = DatabaseStore().with_namespace("notify")
-        while True:
-            if bot is not None:
-                try:
-                    await services.poll_telegram(bot, store)
-                except ChannelError as error:
-                    # Telegram being away must not stop SMS and in-app delivery.
-                    logging.getLogger("ovoz.worker").warning("Telegram polling: %s", error)
-            await schedule.tick()
-            outcome = await services.run_once(channels, settings.outbox_max_attempts, batch)
-            for status, count in outcome.items():
-                totals[status] += count
-            if once and not any(outcome.values()):
-                return totals
-            if not any(outcome.values()):
-                await asyncio.sleep(poll)
+        return await delivery.run(once=once, batch=batch, poll=poll)
 
     try:
         totals = _run(work)

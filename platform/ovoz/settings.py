@@ -64,6 +64,7 @@ class Settings:
     smtp_sender: str
     smtp_starttls: bool
     outbox_max_attempts: int
+    worker_in_server: bool
 
     @property
     def production(self) -> bool:
@@ -242,6 +243,7 @@ _OPTIONS: tuple[tuple[str, str, str, Callable[[Any], Any], Any], ...] = (
     ("smtp_starttls", "email.starttls", "OVOZ_SMTP_STARTTLS", _boolean, True),
     ("outbox_max_attempts", "notify.max_attempts", "OVOZ_OUTBOX_MAX_ATTEMPTS",
      _integer(1, 50), 8),
+    ("worker_in_server", "notify.worker_in_server", "OVOZ_WORKER_IN_SERVER", _boolean, False),
 )
 
 

@@ -65,3 +65,33 @@ async def test_worker_command_delivers_what_is_due(db: str) -> None:
     assert sms_outbox()[-1] == {**sms_outbox()[-1], "to": "+998907654321",
                                 "text": "Срок 1-dekabr: Ariq tozalash. /petitions/1"}
     assert set(await OutboxMessage.select(OutboxMessage.status).output(as_list=True)) == {"sent"}
+
+
+async def test_the_server_can_deliver_by_itself(db: str) -> None:
+    from ovoz.app import create_app
+    from ovoz.notify.tables import InAppMessage
+    from ovoz.settings import ROOT, load_settings
+
+    settings = load_settings({**os.environ, "OVOZ_CONFIG": str(ROOT / "litestar.toml"),
+                              "OVOZ_DATABASE_URL": db, "OVOZ_WORKER_IN_SERVER": "true"})
+    rows = await Resident.insert(Resident(phone="+998901230000", created_at=services.now())
+                                 ).returning(Resident.id)
+    await services.enqueue("due:server", "resident", rows[0]["id"], "obligation.due_soon",
+                           PAYLOAD, ["inapp"])
+    app = create_app(settings)
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with app.lifespan():
+            await stop.wait()
+
+    server = asyncio.create_task(serve())
+    try:
+        for _ in range(100):
+            if await InAppMessage.count():
+                break
+            await asyncio.sleep(0.05)
+        assert await InAppMessage.count() == 1
+    finally:
+        stop.set()
+        await server
