@@ -36,6 +36,7 @@ from ovoz.settings import Settings, get_settings
 from ovoz.web import errors, templating
 from ovoz.web.controllers import HomeController
 from ovoz.web.language import LanguageMiddleware
+from ovoz.web.logs import quiet_access_log
 from ovoz.web.security import SecurityHeadersMiddleware
 
 YEAR = 365 * 24 * 3600
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO)
+    quiet_access_log()
     db.use_database(settings.database_url)
 
     # One SMS gateway per worker, so Eskiz's token and connections are reused.
