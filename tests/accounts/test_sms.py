@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -32,6 +32,7 @@ from ovoz.accounts.sms import (
     mask_phone,
 )
 from ovoz.settings import ROOT, load_settings
+from tests.fakes import FakeServer, serving
 
 NUMBER = "+998901234567"
 DIGITS = "998901234567"
@@ -190,7 +191,7 @@ class FakeEskiz:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: FakeServer
 
     def do_POST(self) -> None:
         self._handle()
@@ -218,21 +219,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: pytest shows stderr of failing tests only, and this adds nothing."""
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeEskiz
-
-
 @pytest.fixture
 def eskiz() -> Iterator[FakeEskiz]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.fake = FakeEskiz(base_url=f"http://127.0.0.1:{server.server_address[1]}/api")
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield server.fake
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(_Handler, lambda url: FakeEskiz(base_url=f"{url}/api")) as fake:
+        yield fake
 
 
 MakeGateway = Callable[..., EskizGateway]

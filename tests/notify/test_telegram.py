@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -21,6 +21,7 @@ from ovoz.notify import telegram
 from ovoz.notify.errors import ChannelError
 from ovoz.notify.telegram import TelegramBot, bot_for, link_code_from
 from ovoz.settings import ROOT, load_settings
+from tests.fakes import FakeServer, serving
 
 TOKEN = "123456789:AAH-test_token-Ovoz_0123456789abcdefgh"
 CHAT_ID = 987654321
@@ -99,7 +100,7 @@ class FakeBotApi:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: FakeServer
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -127,21 +128,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the request line holds the token, and the tests look for it in output."""
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeBotApi
-
-
 @pytest.fixture
 def api() -> Iterator[FakeBotApi]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.fake = FakeBotApi(url=f"http://127.0.0.1:{server.server_address[1]}")
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield server.fake
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(_Handler, lambda url: FakeBotApi(url=url)) as fake:
+        yield fake
 
 
 MakeBot = Callable[..., TelegramBot]
