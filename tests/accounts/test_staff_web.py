@@ -179,3 +179,34 @@ async def test_administrators_see_and_resend_dead_letters(client: httpx.AsyncCli
                                data={"_csrf_token": client.cookies["csrftoken"]})
     assert resent.status_code in (302, 303)
     assert (await OutboxMessage.select(OutboxMessage.status).first())["status"] == "pending"
+
+
+async def test_administrators_switch_accounts_off_and_reset_authenticators(
+        client: httpx.AsyncClient) -> None:
+    official_id, _ = await make_staff("k.tursunov", Grant(Role.OFFICIAL, region_id=1,
+                                                          district_id=16))
+    official_session = await sessions.start(sessions.STAFF, official_id, 0)
+    _, admin_secret = await make_staff("admin.four", Grant(Role.ADMINISTRATOR))
+    await enrol(client, "admin.four", admin_secret)
+    token = client.cookies["csrftoken"]
+
+    off = await client.post(f"/staff/people/{official_id}/disable", data={"_csrf_token": token})
+    assert off.status_code in (302, 303)
+    assert (await sessions.identify(official_session)).staff is None
+    other = httpx.AsyncClient(transport=client._transport, base_url=str(client.base_url))
+    async with other:
+        refused = await password_step(other, "k.tursunov")
+    assert refused.status_code == 400  # "switched off" is told only after the right password
+    await client.post(f"/staff/people/{official_id}/enable", data={"_csrf_token": token})
+
+    reset = await client.post(f"/staff/people/{official_id}/reset-authenticator",
+                              data={"_csrf_token": token})
+    assert reset.status_code in (302, 303)
+    account = await StaffAccount.select().where(StaffAccount.id == official_id).first()
+    assert account["totp_enrolled_at"] is None
+    audit = await client.get("/staff/audit")
+    assert "totp.reset" in audit.text and "staff.disabled" in audit.text
+
+    admin = await StaffAccount.select().where(StaffAccount.username == "admin.four").first()
+    own = await client.post(f"/staff/people/{admin['id']}/disable", data={"_csrf_token": token})
+    assert own.status_code == 400

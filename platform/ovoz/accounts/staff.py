@@ -213,6 +213,37 @@ async def sign_out_everywhere(staff_id: int) -> None:
     )
 
 
+async def set_disabled(staff_id: int, disabled: bool, *, actor: Identity | None) -> None:
+    """Switch an account off (it can no longer sign in; its sessions end) or back on."""
+    _check_actor(actor, Action.MANAGE_ROLES)
+    if actor is not None and actor.staff is not None and actor.staff["id"] == staff_id:
+        raise StaffError("staff_id", "self", "administrators cannot switch off their own account")
+    at = current_time()
+    async with transaction():
+        await StaffAccount.update({
+            StaffAccount.disabled_at: at if disabled else None,
+            StaffAccount.session_epoch: StaffAccount.session_epoch + 1,
+        }).where(StaffAccount.id == staff_id)
+        action = "staff.disabled" if disabled else "staff.enabled"
+        await _audit(_actor_id(actor), action, f"staff:{staff_id}", at)
+        await ledger.record(f"accounts.{action.split('.')[1]}", f"staff:{staff_id}", {})
+
+
+async def reset_second_factor(staff_id: int, *, actor: Identity | None) -> None:
+    """For a lost phone: a new authenticator secret, old recovery codes void, sessions ended;
+    the next sign-in enrols again."""
+    _check_actor(actor, Action.MANAGE_ROLES)
+    at = current_time()
+    async with transaction():
+        await StaffAccount.update({
+            StaffAccount.totp_secret: credentials.new_totp_secret(),
+            StaffAccount.totp_enrolled_at: None, StaffAccount.totp_last_step: None,
+            StaffAccount.session_epoch: StaffAccount.session_epoch + 1,
+        }).where(StaffAccount.id == staff_id)
+        await RecoveryCode.delete().where(RecoveryCode.staff == staff_id)
+        await _audit(_actor_id(actor), "totp.reset", f"staff:{staff_id}", at)
+
+
 # Roles
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
@@ -259,6 +260,27 @@ class StaffAreaController(Controller):
                     "This role does not fit that place: %(reason)s", reason=str(error)))
         if errors:
             return await self._roles_page(request, errors, dict(data), status_code=400)
+        return Redirect("/staff/roles")
+
+    @post("/people/{staff_id:int}/{change:str}", name="staff:change_person")
+    async def change_person(self, request: Request, staff_id: FromPath[int],
+                            change: FromPath[str]) -> Response[Any]:
+        identity = _signed_in(request)
+        if identity is None:
+            return Redirect(SIGN_IN)
+        require(identity, Action.MANAGE_ROLES, NATIONAL)
+        if change == "reset-authenticator":
+            await staff.reset_second_factor(staff_id, actor=identity)
+        elif change in ("disable", "enable"):
+            try:
+                await staff.set_disabled(staff_id, change == "disable", actor=identity)
+            except staff.StaffError:
+                errors = FormErrors()
+                errors.add("staff_id", locale.gettext(
+                    "You cannot switch off your own account."))
+                return await self._roles_page(request, errors, {}, status_code=400)
+        else:
+            raise NotFoundException()
         return Redirect("/staff/roles")
 
     @post("/roles/{grant_id:int}/revoke", name="staff:revoke_role")
