@@ -66,7 +66,8 @@ async def test_later_sign_ins_need_a_fresh_code(client: httpx.AsyncClient) -> No
                                                      district_id=106))
     await enrol(client, "d.yusupova", secret)
     used_code = code_at(secret)
-    await client.post("/staff/signout", data={"_csrf_token": client.cookies["csrftoken"]})
+    await client.post("/signout", data={"_csrf_token": client.cookies["csrftoken"]})
+    assert (await client.get("/staff")).headers["location"] == "/staff/signin"
 
     assert (await password_step(client, "d.yusupova")).headers["location"] == "/staff/verify"
     replay = await client.post("/staff/verify", data={
@@ -104,7 +105,7 @@ async def test_only_administrators_manage_roles(client: httpx.AsyncClient) -> No
         "staff_id": str(official_id), "role": "administrator",
         "_csrf_token": client.cookies["csrftoken"]})
     assert refused.status_code == 403
-    await client.post("/staff/signout", data={"_csrf_token": client.cookies["csrftoken"]})
+    await client.post("/signout", data={"_csrf_token": client.cookies["csrftoken"]})
 
     _, admin_secret = await make_staff("admin.one", Grant(Role.ADMINISTRATOR))
     await enrol(client, "admin.one", admin_secret)
@@ -149,7 +150,7 @@ async def test_administrators_read_the_audit_trail(client: httpx.AsyncClient) ->
         "f.nazarova", Grant(Role.OFFICIAL, region_id=1, district_id=16))
     await enrol(client, "f.nazarova", official_secret)
     assert (await client.get("/staff/audit")).status_code == 403
-    await client.post("/staff/signout", data={"_csrf_token": client.cookies["csrftoken"]})
+    await client.post("/signout", data={"_csrf_token": client.cookies["csrftoken"]})
 
     _, admin_secret = await make_staff("admin.two", Grant(Role.ADMINISTRATOR))
     await enrol(client, "admin.two", admin_secret)

@@ -118,6 +118,7 @@ class SignInController(Controller):
 
     @post("/signout", name="accounts:signout")
     async def sign_out(self, request: Request) -> Redirect:
+        """Ends the session of whoever is signed in, resident or staff."""
         await sessions.end(sessions.identity_of(request).token)
         response = Redirect("/")
         response.set_cookie(sessions.expired_cookie())
@@ -126,6 +127,12 @@ class SignInController(Controller):
 
 def _require_resident(request: Request) -> dict[str, Any] | None:
     return sessions.identity_of(request).resident
+
+
+def _stored_values(resident: dict[str, Any]) -> dict[str, Any]:
+    """The profile form as saved, before the person changes anything."""
+    return {"display_name": resident["display_name"], "language": resident["language"],
+            "mahalla_id": resident["mahalla"]}
 
 
 class ProfileController(Controller):
@@ -137,9 +144,8 @@ class ProfileController(Controller):
         resident = _require_resident(request)
         if resident is None:
             return Redirect("/signin?next=/profile")
-        values = {"display_name": resident["display_name"], "language": resident["language"],
-                  "mahalla_id": resident["mahalla"]}
-        return await self._render(request, resident, values, FormErrors(), None, None)
+        return await self._render(request, resident, _stored_values(resident), FormErrors(),
+                                  None, None)
 
     @post("/", name="accounts:profile_save")
     async def save(self, request: Request, data: Form) -> Response[Any]:
@@ -214,10 +220,8 @@ class ProfileController(Controller):
         if resident is None:
             return Redirect("/signin?next=/profile")
         code = await notify.start_telegram_link(resident["id"])
-        values = {"display_name": resident["display_name"], "language": resident["language"],
-                  "mahalla_id": resident["mahalla"]}
-        return await self._render(request, resident, values, FormErrors(), None, None,
-                                  telegram_code=code)
+        return await self._render(request, resident, _stored_values(resident), FormErrors(),
+                                  None, None, telegram_code=code)
 
     @post("/telegram/unlink", name="accounts:telegram_unlink")
     async def telegram_unlink(self, request: Request) -> Redirect:
@@ -263,10 +267,8 @@ class ProfileController(Controller):
             errors = FormErrors()
             errors.add("confirm", locale.gettext(
                 "Tick the box to confirm that you want to delete your account."))
-            values = {"display_name": resident["display_name"],
-                      "language": resident["language"], "mahalla_id": resident["mahalla"]}
-            return await self._render(request, resident, values, errors, None, None,
-                                      status_code=400)
+            return await self._render(request, resident, _stored_values(resident), errors,
+                                      None, None, status_code=400)
         await services.delete_account(resident["id"])
         response = Redirect("/?deleted=1")
         response.set_cookie(sessions.expired_cookie())

@@ -160,13 +160,6 @@ class StaffSignInController(Controller):
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    @post("/signout", name="staff:signout")
-    async def sign_out(self, request: Request) -> Redirect:
-        await sessions.end(sessions.identity_of(request).token)
-        response = Redirect("/")
-        response.set_cookie(sessions.expired_cookie())
-        return response
-
 
 class StaffAreaController(Controller):
     path = "/staff"
