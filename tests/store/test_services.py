@@ -34,6 +34,17 @@ async def test_renewing_on_read_extends_the_expiry(db: str) -> None:
     assert (await store.expires_in("session") or 0) > 3000
 
 
+async def test_a_fresh_value_is_not_rewritten_on_every_read(db: str) -> None:
+    from ovoz.store.tables import StoreEntry
+
+    store = DatabaseStore()
+    await store.set("session", "x", expires_in=3600)
+    await StoreEntry.update({StoreEntry.expires_at: StoreEntry.expires_at - 5}, force=True)
+    before = (await StoreEntry.select(StoreEntry.expires_at).first())["expires_at"]
+    assert await store.get("session", renew_for=3600) == b"x"
+    assert (await StoreEntry.select(StoreEntry.expires_at).first())["expires_at"] == before
+
+
 async def test_namespaces_are_separate(db: str) -> None:
     sessions, other = DatabaseStore().with_namespace("sessions"), DatabaseStore().with_namespace(
         "other"

@@ -54,7 +54,10 @@ class DatabaseStore(NamespacedStore):
             await self.delete(key)
             return None
         seconds = _seconds(renew_for)
-        if seconds is not None and row["expires_at"] is not None:
+        # Renewing on every read would make each page view a write (and, on SQLite, take the
+        # write lock); a value with at least 90% of the renewal still ahead is left alone.
+        if (seconds is not None and row["expires_at"] is not None
+                and row["expires_at"] < now + seconds * 9 // 10):
             await StoreEntry.update({StoreEntry.expires_at: now + seconds}).where(
                 StoreEntry.key == self._key(key)
             )
