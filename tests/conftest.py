@@ -21,6 +21,7 @@ os.environ.pop("OVOZ_DATABASE_URL", None)
 # Sign-in codes of the tests go to a private development outbox, read back by sms_outbox().
 SMS_OUTBOX = Path(tempfile.mkdtemp(prefix="ovoz-sms-")) / "sms-outbox.jsonl"
 os.environ["OVOZ_SMS_CONSOLE_OUTBOX"] = str(SMS_OUTBOX)
+os.environ["OVOZ_UPLOAD_DIR"] = tempfile.mkdtemp(prefix="ovoz-uploads-")
 os.environ["OVOZ_SMS_BACKEND"] = "console"
 # Tests deliver explicitly; a delivery loop inside every test app would race them.
 os.environ["OVOZ_WORKER_IN_SERVER"] = "false"
@@ -32,6 +33,8 @@ POSTGRES_URL = os.environ.get("OVOZ_TEST_DATABASE_URL", "").strip()
 ENGINES = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 # Tables emptied before each test; places (regions, districts) are loaded once and only read.
 MUTABLE_TABLES = (
+    "reports_fix_feedback", "reports_support", "reports_photo", "reports_update",
+    "reports_report", "reports_routing", "reports_department", "reports_open311_client",
     "notify_outbox", "notify_inapp", "notify_channel_choice", "notify_follow",
     "notify_telegram_link", "notify_telegram_link_code", "notify_scheduled_run",
     "accounts_api_token", "accounts_sign_in_code", "accounts_recovery_code",
@@ -79,6 +82,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
                  ) -> Iterator[str]:
     """A freshly migrated database with the shipped places, for this whole test run."""
     from ovoz.geo.services import load_places
+    from ovoz.reports.services import load_categories
 
     postgres_name = None
     if request.param == "postgres":
@@ -93,6 +97,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     async def prepare() -> None:
         await ovoz_db.migrate()
         await load_places()
+        await load_categories()
 
     use_test_database(url)
     import contextlib

@@ -65,11 +65,12 @@ def test_migrate_and_seed_a_fresh_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
     migrated = ovoz("migrate", database_url=url)
     assert migrated.returncode == 0, migrated.stderr
-    assert migrated.stdout.strip() == "13 migration(s) applied."
+    assert migrated.stdout.strip() == "15 migration(s) applied."
     assert ovoz("migrate", database_url=url).stdout.strip() == "Database is up to date."
     seeded = ovoz("seed", "--demo", database_url=url)
     assert seeded.returncode == 0, seeded.stderr
-    assert seeded.stdout.startswith("14 regions and 209 districts loaded. Demo mahallas: 36 added")
+    assert seeded.stdout.startswith(
+        "14 regions, 209 districts and 12 report categories loaded. Demo mahallas: 36 added")
     again = ovoz("seed", "--demo", database_url=url)
     assert "0 added, 36 updated" in again.stdout
 

@@ -29,6 +29,7 @@ from ovoz.accounts.sms import gateway_for
 from ovoz.accounts.staff_controllers import StaffAreaController, StaffSignInController
 from ovoz.geo.api import GeoApi
 from ovoz.geo.controllers import PlacesController
+from ovoz.jobs import JOBS
 from ovoz.ledger.api import LedgerApi
 from ovoz.notify.controllers import NotificationsController
 from ovoz.notify.worker import Worker
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if not settings.worker_in_server:
             yield
             return
-        task = asyncio.create_task(Worker(settings, sms_gateway).run_forever(),
+        task = asyncio.create_task(Worker(settings, JOBS, sms_gateway).run_forever(),
                                    name="ovoz-worker")
         try:
             yield

@@ -94,12 +94,15 @@ def migrate() -> None:
 @cli.command()
 @click.option("--demo", is_flag=True, help="Also load clearly marked demo content.")
 def seed(demo: bool) -> None:
-    """Load the shipped places (and, with --demo, demo mahallas)."""
+    """Load the shipped places and categories (and, with --demo, demo content)."""
     from ovoz.geo import services as geo
+    from ovoz.reports import services as reports
 
     async def work() -> str:
         regions, districts = await geo.load_places()
-        message = f"{regions} regions and {districts} districts loaded."
+        categories = await reports.load_categories()
+        message = (f"{regions} regions, {districts} districts and {categories} report "
+                   "categories loaded.")
         if demo:
             data = (geo.ROOT / "seeds" / "demo" / "mahallas.csv").read_bytes()
             summary = await geo.import_mahallas(data, demo=True)
@@ -148,9 +151,10 @@ def import_mahallas(csv_file: Path) -> None:
               help="Seconds to wait when nothing is due.")
 def worker(once: bool, batch: int, poll: float) -> None:
     """Deliver queued notifications (run one or more, on any number of machines)."""
+    from ovoz.jobs import JOBS
     from ovoz.notify.worker import Worker
 
-    delivery = Worker(get_settings())
+    delivery = Worker(get_settings(), JOBS)
 
     async def work() -> dict[str, int]:
         return await delivery.run(once=once, batch=batch, poll=poll)

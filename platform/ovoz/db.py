@@ -24,6 +24,7 @@ APPS: tuple[str, ...] = (
     "ovoz.store.piccolo_app",
     "ovoz.accounts.piccolo_app",
     "ovoz.notify.piccolo_app",
+    "ovoz.reports.piccolo_app",
 )
 
 

@@ -65,6 +65,8 @@ class Settings:
     smtp_starttls: bool
     outbox_max_attempts: int
     worker_in_server: bool
+    upload_dir: Path
+    fix_check_days: int
 
     @property
     def production(self) -> bool:
@@ -244,6 +246,8 @@ _OPTIONS: tuple[tuple[str, str, str, Callable[[Any], Any], Any], ...] = (
     ("outbox_max_attempts", "notify.max_attempts", "OVOZ_OUTBOX_MAX_ATTEMPTS",
      _integer(1, 50), 8),
     ("worker_in_server", "notify.worker_in_server", "OVOZ_WORKER_IN_SERVER", _boolean, False),
+    ("upload_dir", "limits.upload_dir", "OVOZ_UPLOAD_DIR", _path, "var/uploads"),
+    ("fix_check_days", "reports.fix_check_days", "OVOZ_FIX_CHECK_DAYS", _integer(1, 90), 14),
 )
 
 

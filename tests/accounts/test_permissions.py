@@ -57,9 +57,9 @@ GRANTS = {
 # Written out here rather than read from ROLE_ACTIONS, so the table itself is under test.
 ENTER = frozenset({Action.VIEW_STAFF_AREA})
 ADMINISTRATE = ENTER | {Action.MANAGE_ROLES, Action.MANAGE_PLACES, Action.MODERATE,
-                        Action.MONITOR, Action.VIEW_AUDIT}
+                        Action.MONITOR, Action.VIEW_AUDIT, Action.MANAGE_DEPARTMENTS}
 MODERATE = ENTER | {Action.MODERATE, Action.MONITOR}
-OFFICIATE = ENTER | {Action.ANSWER, Action.MANAGE_CYCLES}
+OFFICIATE = ENTER | {Action.ANSWER, Action.MANAGE_CYCLES, Action.MANAGE_DEPARTMENTS}
 DEPARTMENT = ENTER | {Action.ANSWER}
 MAHALLA = ENTER | {Action.CONFIRM_RESIDENCE, Action.ASSIST_RESIDENT}
 MONITOR = ENTER | {Action.MONITOR}

@@ -168,7 +168,7 @@ async def test_administrators_see_and_resend_dead_letters(client: httpx.AsyncCli
     from ovoz.notify.tables import OutboxMessage
 
     await notify.enqueue("report:9:updated", "staff", 1, "report.updated",
-                         {"title": "Chiroq", "status": "fixed", "link": ""}, ["email"])
+                         {"id": 2, "title": "Chiroq", "status": "fixed", "link": ""}, ["email"])
     await notify.run_once({}, max_attempts=3)  # no e-mail channel configured: dead at once
     _, admin_secret = await make_staff("admin.three", Grant(Role.ADMINISTRATOR))
     await enrol(client, "admin.three", admin_secret)

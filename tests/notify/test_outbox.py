@@ -83,7 +83,7 @@ async def test_worker_delivers_in_the_residents_language(db: str) -> None:
 async def test_failures_are_retried_with_growing_delays_then_dead_lettered(db: str) -> None:
     someone = await resident()
     await services.enqueue("report:1:updated", "resident", someone, "report.updated",
-                           {"title": "Chuqur", "status": "fixed", "link": "/r/1"}, ["sms"])
+                           {"id": 1, "title": "Chuqur", "status": "fixed", "link": "/r/1"}, ["sms"])
     flaky = Flaky(failures=10)
     assert (await services.run_once({"sms": flaky}, max_attempts=3))["pending"] == 1
     row = await OutboxMessage.select().first()
@@ -105,7 +105,8 @@ async def test_failures_are_retried_with_growing_delays_then_dead_lettered(db: s
 async def test_a_permanent_failure_is_dead_at_once(db: str) -> None:
     someone = await resident()
     await services.enqueue("report:2:updated", "resident", someone, "report.updated",
-                           {"title": "Chiroq", "status": "fixed", "link": ""}, ["telegram"])
+                           {"id": 2, "title": "Chiroq", "status": "fixed", "link": ""},
+                           ["telegram"])
     outcome = await services.run_once({"telegram": Flaky(1, permanent=True)}, max_attempts=5)
     assert outcome["dead"] == 1
 

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 from ovoz.accounts.tables import SignInCode
+from ovoz.jobs import JOBS
 from ovoz.notify import schedule
 from ovoz.notify.tables import ScheduledRun
 from ovoz.store.tables import RateCounter
@@ -57,11 +58,11 @@ async def test_housekeeping_removes_what_is_no_longer_needed(db: str) -> None:
                    expires_at=MORNING + timedelta(minutes=5)),
     )
     await RateCounter.insert(RateCounter(key="k", window_start=int(old.timestamp()), hits=3))
-    ran = [run for run in await schedule.tick(MORNING) if run.startswith("housekeeping")]
+    ran = [run for run in await schedule.tick(JOBS, MORNING) if run.startswith("housekeeping")]
     assert ran[-1] == "housekeeping 2026-11-22" and len(ran) == schedule.CATCH_UP_DAYS
     assert await SignInCode.count() == 1
     assert await RateCounter.count() == 0
-    assert await schedule.tick(MORNING) == []
+    assert await schedule.tick(JOBS, MORNING) == []
 
 
 async def test_a_daily_digest_replaces_a_message_per_event(db: str) -> None:
@@ -84,7 +85,7 @@ async def test_a_daily_digest_replaces_a_message_per_event(db: str) -> None:
     assert (await services.run_once(channels, 3))["sent"] == 3  # the bell at once
     assert len(sms_outbox()) == before  # the SMS wait for the digest
     evening = MORNING + timedelta(hours=10)  # 20:00 in Tashkent
-    assert "digest 2026-11-22" in await schedule.tick(evening)
+    assert "digest 2026-11-22" in await schedule.tick(JOBS, evening)
     assert (await services.run_once(channels, 3))["sent"] == 1
     [digest] = sms_outbox()[before:]
     assert digest["text"].startswith("Ovoz: 3 ta yangi xabarnoma.")
@@ -92,4 +93,4 @@ async def test_a_daily_digest_replaces_a_message_per_event(db: str) -> None:
     held = await OutboxMessage.select(OutboxMessage.status).where(
         OutboxMessage.channel == "sms").output(as_list=True)
     assert sorted(held) == ["digested", "digested", "digested", "sent"]
-    assert "digest 2026-11-22" not in await schedule.tick(evening)
+    assert "digest 2026-11-22" not in await schedule.tick(JOBS, evening)

@@ -28,6 +28,7 @@ class Action(StrEnum):
     MODERATE = "moderate"
     ANSWER = "answer"
     MANAGE_CYCLES = "manage_cycles"
+    MANAGE_DEPARTMENTS = "manage_departments"
     CONFIRM_RESIDENCE = "confirm_residence"
     ASSIST_RESIDENT = "assist_resident"
     MONITOR = "monitor"
@@ -38,17 +39,19 @@ class Action(StrEnum):
 ROLE_ACTIONS: Final[Mapping[Role, frozenset[Action]]] = MappingProxyType({
     Role.ADMINISTRATOR: frozenset({
         Action.VIEW_STAFF_AREA, Action.MANAGE_ROLES, Action.MANAGE_PLACES, Action.MODERATE,
-        Action.MONITOR, Action.VIEW_AUDIT,
+        Action.MONITOR, Action.VIEW_AUDIT, Action.MANAGE_DEPARTMENTS,
     }),
     Role.MODERATOR: frozenset({Action.VIEW_STAFF_AREA, Action.MODERATE, Action.MONITOR}),
-    Role.OFFICIAL: frozenset({Action.VIEW_STAFF_AREA, Action.ANSWER, Action.MANAGE_CYCLES}),
+    Role.OFFICIAL: frozenset({Action.VIEW_STAFF_AREA, Action.ANSWER, Action.MANAGE_CYCLES,
+                              Action.MANAGE_DEPARTMENTS}),
     Role.MAHALLA_STAFF: frozenset({
         Action.VIEW_STAFF_AREA, Action.CONFIRM_RESIDENCE, Action.ASSIST_RESIDENT,
     }),
     Role.NGO_MONITOR: frozenset({Action.VIEW_STAFF_AREA, Action.MONITOR}),
 })
-# A budgeting cycle is the whole district's: an official limited to one department runs none.
-WHOLE_DISTRICT_ACTIONS: Final = frozenset({Action.MANAGE_CYCLES})
+# A budgeting cycle and the district's departments are the whole district's: an official
+# limited to one department manages neither.
+WHOLE_DISTRICT_ACTIONS: Final = frozenset({Action.MANAGE_CYCLES, Action.MANAGE_DEPARTMENTS})
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from ovoz.pagination import Page, paginate, paginate_items
 from ovoz.settings import ROOT, get_settings
 
 PLACES_DIR = ROOT / "seeds" / "places"
+EARTH_RADIUS_M = 6_371_000
 # Generous bounds around Uzbekistan: a centre outside them is a typing error.
 LATITUDE_RANGE = (37.0, 45.8)
 LONGITUDE_RANGE = (55.8, 73.3)
@@ -224,6 +227,57 @@ async def import_mahallas(data: bytes, demo: bool = False) -> ImportSummary:
 
 def is_pilot(district_id: int) -> bool:
     return district_id in get_settings().pilot_districts
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    district_id: int
+    centre: tuple[float, float]
+    south: float
+    west: float
+    north: float
+    east: float
+
+    def contains(self, lat: float, lon: float) -> bool:
+        return self.south <= lat <= self.north and self.west <= lon <= self.east
+
+
+@cache
+def district_bounds() -> dict[int, Bounds]:
+    """The rectangles of seeds/places/district_centres.csv, by district id."""
+    bounds = {}
+    for row in _read_csv(PLACES_DIR / "district_centres.csv"):
+        if row.get("south"):
+            district_id = int(row["district_id"])
+            bounds[district_id] = Bounds(
+                district_id, (float(row["latitude"]), float(row["longitude"])),
+                float(row["south"]), float(row["west"]), float(row["north"]), float(row["east"]))
+    return bounds
+
+
+def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance in metres (haversine; plenty for a few kilometres)."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (math.sin((lat2 - lat1) / 2) ** 2
+         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+
+
+def pilot_district_at(lat: float, lon: float) -> int | None:
+    """The pilot district whose rectangle holds the point, or None outside them all."""
+    holding = [b for district_id, b in district_bounds().items()
+               if is_pilot(district_id) and b.contains(lat, lon)]
+    if not holding:
+        return None
+    return min(holding, key=lambda b: distance_m(b.centre, (lat, lon))).district_id
+
+
+async def nearest_mahalla(district_id: int, lat: float, lon: float) -> dict[str, Any] | None:
+    """The mahalla of the district whose centre is nearest the point (None without centres)."""
+    located = [m for m in await mahallas_of(district_id) if m["centre_lat"] is not None]
+    if not located:
+        return None
+    return min(located, key=lambda m: distance_m((m["centre_lat"], m["centre_lon"]), (lat, lon)))
 
 
 async def regions() -> list[dict[str, Any]]:

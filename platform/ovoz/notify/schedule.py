@@ -3,7 +3,8 @@ first, and catches up on the moments missed while no worker ran."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from ovoz.accounts.tables import SignInCode
@@ -25,7 +26,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def once(job: str, moment: str, work: Callable[[], Awaitable[None]],
+async def once(job: str, moment: str, work: Callable[[], Awaitable[object]],
                at: datetime | None = None) -> bool:
     """Run `work` for this moment unless another worker has done it or is doing it."""
     at = at or now()
@@ -87,14 +88,26 @@ async def digests(moment: str) -> None:
     await services.send_digests(moment, weekly_too=date.fromisoformat(moment).weekday() == 0)
 
 
-async def tick(at: datetime | None = None) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class DailyJob:
+    """Work done once a day at `hour`, Tashkent time; `work` gets the day and the time now."""
+
+    name: str
+    hour: int
+    work: Callable[[str, datetime], Awaitable[object]]
+
+
+HOUSEKEEPING = DailyJob("housekeeping", 3, lambda moment, at: housekeeping(at))
+DIGEST = DailyJob("digest", DIGEST_HOUR, lambda moment, at: digests(moment))
+
+
+async def tick(jobs: Sequence[DailyJob], at: datetime | None = None) -> list[str]:
     """Run whatever scheduled work is due; return the moments this worker ran."""
     at = at or now()
     ran = []
-    for moment in daily_moments(at, 3, await last_finished("housekeeping")):
-        if await once("housekeeping", moment, lambda: housekeeping(at), at):
-            ran.append(f"housekeeping {moment}")
-    for moment in daily_moments(at, DIGEST_HOUR, await last_finished("digest")):
-        if await once("digest", moment, lambda moment=moment: digests(moment), at):
-            ran.append(f"digest {moment}")
+    for job in jobs:
+        for moment in daily_moments(at, job.hour, await last_finished(job.name)):
+            if await once(job.name, moment,
+                          lambda job=job, moment=moment: job.work(moment, at), at):
+                ran.append(f"{job.name} {moment}")
     return ran

@@ -42,7 +42,10 @@ MAX_BACKOFF = timedelta(hours=6)
 TEMPLATES: dict[str, str] = {
     "petition.responded": locale.lazy(
         "The answer to the petition “%(title)s” has been published: %(link)s"),
-    "report.updated": locale.lazy("Your report “%(title)s” is now: %(status)s. %(link)s"),
+    "report.updated": locale.lazy("Report №%(id)s “%(title)s” is now: %(status)s. %(link)s"),
+    "report.fix_check": locale.lazy(
+        "Is the problem of your report №%(id)s “%(title)s” really fixed? Please tell us: "
+        "%(link)s"),
     "obligation.due_soon": locale.lazy("Due on %(date)s: %(title)s. %(link)s"),
     "obligation.overdue": locale.lazy("Overdue since %(date)s: %(title)s. %(link)s"),
     "digest": locale.lazy("Ovoz: %(count)s new notifications.\n%(items)s"),
@@ -168,9 +171,19 @@ async def claim(batch: int, at: datetime | None = None, lease: timedelta = LEASE
 
 
 def render(template: str, payload: Mapping[str, Any], language: str) -> str:
+    """The message in the reader's language. A payload key ending in _msgid holds a message to
+    translate, one ending in _names the four names of a thing; both lose the suffix."""
     token = locale.current_language.set(language)
     try:
-        return locale.gettext(TEMPLATES[template], **payload)
+        values: dict[str, Any] = {}
+        for key, value in payload.items():
+            if key.endswith("_msgid"):
+                values[key.removesuffix("_msgid")] = locale.gettext(value)
+            elif key.endswith("_names") and isinstance(value, Mapping):
+                values[key.removesuffix("_names")] = locale.localised_name(value, language)
+            else:
+                values[key] = value
+        return locale.gettext(TEMPLATES[template], **values)
     finally:
         locale.current_language.reset(token)
 

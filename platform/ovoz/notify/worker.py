@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from ovoz.accounts.sms import gateway_for
@@ -18,8 +19,10 @@ log = logging.getLogger("ovoz.worker")
 
 
 class Worker:
-    def __init__(self, settings: Settings, sms_gateway: Any = None) -> None:
+    def __init__(self, settings: Settings, jobs: Sequence[schedule.DailyJob],
+                 sms_gateway: Any = None) -> None:
         self.settings = settings
+        self.jobs = jobs
         self.channels: dict[str, Any] = {
             "inapp": services.InAppChannel(),
             "sms": services.SmsChannel(sms_gateway or gateway_for(settings)),
@@ -40,7 +43,7 @@ class Worker:
             except ChannelError as error:
                 # Telegram being away must not stop SMS and in-app delivery.
                 log.warning("Telegram polling: %s", error)
-        await schedule.tick()
+        await schedule.tick(self.jobs)
         return await services.run_once(self.channels, self.settings.outbox_max_attempts, batch)
 
     async def run(self, once: bool = False, batch: int = 50, poll: float = 2.0

@@ -1,0 +1,11 @@
+"""Every scheduled job of Ovoz, wired in one place for `ovoz worker` and the in-server worker."""
+
+from __future__ import annotations
+
+from ovoz.notify.schedule import DIGEST, HOUSEKEEPING, DailyJob
+from ovoz.reports import services as reports
+
+# Mid-morning, so the question about a fix does not wake anyone.
+FIX_CHECK = DailyJob("reports.fix_check", 10, lambda moment, at: reports.ask_fix_checks(at))
+
+JOBS: tuple[DailyJob, ...] = (HOUSEKEEPING, DIGEST, FIX_CHECK)

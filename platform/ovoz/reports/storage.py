@@ -1,0 +1,53 @@
+"""Processed photos on disk, named by the digest of their content.
+
+A name is written once and never changes, so the files can be served with a year's cache and a
+retried upload stores nothing twice. Files are written before the database rows that point at
+them: a failed transaction leaves an unreferenced file, never a row without its file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from ovoz.reports.photos import ProcessedPhoto, thumbnail
+from ovoz.settings import get_settings
+
+NAME = re.compile(r"^[0-9a-f]{32}$")
+SIZES = ("full", "thumb")
+
+
+def folder() -> Path:
+    return get_settings().upload_dir / "reports"
+
+
+def path_of(name: str, size: str) -> Path:
+    if not NAME.match(name) or size not in SIZES:
+        raise ValueError("not a photo name")
+    suffix = ".jpg" if size == "full" else ".thumb.jpg"
+    return folder() / name[:2] / f"{name}{suffix}"
+
+
+def _write(path: Path, data: bytes) -> None:
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside and renamed, so a reader never sees half a photo.
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save(photo: ProcessedPhoto) -> str:
+    name = hashlib.sha256(photo.data).hexdigest()[:32]
+    _write(path_of(name, "full"), photo.data)
+    _write(path_of(name, "thumb"), thumbnail(photo))
+    return name
