@@ -46,6 +46,8 @@ TEMPLATES: dict[str, str] = {
     "report.fix_check": locale.lazy(
         "Is the problem of your report №%(id)s “%(title)s” really fixed? Please tell us: "
         "%(link)s"),
+    "report.new_in_area": locale.lazy(
+        "New report №%(id)s in your area: “%(title)s”. %(link)s"),
     "obligation.due_soon": locale.lazy("Due on %(date)s: %(title)s. %(link)s"),
     "obligation.overdue": locale.lazy("Overdue since %(date)s: %(title)s. %(link)s"),
     "digest": locale.lazy("Ovoz: %(count)s new notifications.\n%(items)s"),
@@ -358,6 +360,22 @@ async def unfollow(resident_id: int, subject: str) -> None:
     await Follow.update({Follow.stopped_at: now()}).where(
         (Follow.resident == resident_id) & (Follow.subject == subject)
     )
+
+
+async def followed_subjects(prefix: str, resident_id: int | None = None
+                            ) -> list[dict[str, Any]]:
+    """Active follows whose subject starts with the prefix ("area:"), with their resident."""
+    condition = Follow.subject.like(f"{prefix}%") & Follow.stopped_at.is_null()
+    if resident_id is not None:
+        condition &= Follow.resident == resident_id
+    return await Follow.select(Follow.resident, Follow.subject).where(condition)
+
+
+async def follows_of(resident_id: int) -> list[str]:
+    """What the resident follows now, most recent first."""
+    return await Follow.select(Follow.subject).where(
+        (Follow.resident == resident_id) & Follow.stopped_at.is_null()
+    ).order_by(Follow.created_at, ascending=False).output(as_list=True)
 
 
 async def followers(subject: str) -> list[int]:

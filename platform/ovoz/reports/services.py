@@ -37,6 +37,7 @@ from ovoz.notify import services as notify
 from ovoz.pagination import Page, paginate
 from ovoz.reports import storage
 from ovoz.reports.photos import ProcessedPhoto
+from ovoz.reports.storage import StoredPhoto
 from ovoz.reports.tables import (
     Category,
     Department,
@@ -87,7 +88,8 @@ ErrorCode = Literal[
     "outside_pilot", "unknown_mahalla", "too_many_photos", "too_many_reports", "not_found",
     "not_open", "own_report", "bad_transition", "note_required", "note_too_long",
     "unknown_original", "referral_too_late", "referred_to_required", "already_extended",
-    "bad_extension", "unknown_department", "not_fixed", "not_involved", "already_answered",
+    "bad_extension", "unknown_department", "bad_area", "not_fixed", "not_involved",
+    "already_answered",
 ]
 
 
@@ -118,7 +120,8 @@ class Draft:
     mahalla_id: int | None = None
     location_text: str = ""
     hide_name: bool = False
-    photos: Sequence[ProcessedPhoto] = field(default_factory=tuple)
+    # Fresh uploads, or photos stored by an earlier attempt at the same form.
+    photos: Sequence[ProcessedPhoto | StoredPhoto] = field(default_factory=tuple)
     source: str = "web"
 
 
@@ -209,11 +212,15 @@ async def set_route(official: Official, district_id: int, category_id: int,
             owner = await department(department_id)
             if owner is None or owner["district"] != district_id:
                 raise ReportError("unknown_department", "department")
-        await Routing.delete().where((Routing.district == district_id)
-                                     & (Routing.category == category_id))
-        if department_id is not None:
+        if department_id is None:
+            await Routing.delete().where((Routing.district == district_id)
+                                         & (Routing.category == category_id))
+        else:
+            # One statement, so officials saving at once end with one route, the last one.
             await Routing.insert(Routing(district=district_id, category=category_id,
-                                         department=department_id))
+                                         department=department_id)
+                                 ).on_conflict(target=(Routing.district, Routing.category),
+                                               action="DO UPDATE", values=[Routing.department])
         await ledger.record("reports.route_set", f"district:{district_id}",
                             {"category": category_id, "department": department_id})
 
@@ -267,23 +274,35 @@ def report_link(report_id: int) -> str:
     return f"{get_settings().base_url}/reports/{report_id}"
 
 
-async def create_report(resident_id: int, draft: Draft) -> int:
-    """Register a resident's report, routed to the district's department for its category."""
-    category = await category_by_code(draft.category)
-    if category is None:
-        raise ReportError("unknown_category", "category")
+async def draft_problems(draft: Draft) -> list[ReportError]:
+    """Every problem with the draft's own fields, so a form can show them all at once (the
+    place is checked when the report is created)."""
+    problems = []
+    if await category_by_code(draft.category) is None:
+        problems.append(ReportError("unknown_category", "category"))
     description = _clean(draft.description)
     if len(description) < DESCRIPTION_MIN:
-        raise ReportError("description_too_short", "description")
-    if len(description) > DESCRIPTION_MAX:
-        raise ReportError("description_too_long", "description")
+        problems.append(ReportError("description_too_short", "description"))
+    elif len(description) > DESCRIPTION_MAX:
+        problems.append(ReportError("description_too_long", "description"))
     if len(draft.photos) > MAX_PHOTOS:
-        raise ReportError("too_many_photos", "photos")
+        problems.append(ReportError("too_many_photos", "photos"))
+    return problems
+
+
+async def create_report(resident_id: int, draft: Draft) -> int:
+    """Register a resident's report, routed to the district's department for its category."""
+    problems = await draft_problems(draft)
+    if problems:
+        raise problems[0]
+    category = await category_by_code(draft.category)
+    assert category is not None
+    description = _clean(draft.description)
     district_id, mahalla_id, lat, lon, exact = await _locate(draft)
     decision = await hit(f"reports:create:{resident_id}", REPORTS_PER_DAY, 86400)
     if not decision.allowed:
         raise ReportError("too_many_reports", retry_after=decision.retry_after)
-    names = [storage.save(photo) for photo in draft.photos]
+    saved = [storage.save(photo) for photo in draft.photos]
     registered = now()
     async with transaction():
         department_id = (await routes(district_id)).get(category["id"])
@@ -297,16 +316,73 @@ async def create_report(resident_id: int, draft: Draft) -> int:
             updated_at=registered, token=secrets.token_urlsafe(24),
         )).returning(Report.id)
         report_id = inserted[0]["id"]
-        for position, (name, photo) in enumerate(zip(names, draft.photos, strict=True)):
-            await Photo.insert(Photo(report=report_id, name=name, width=photo.width,
+        for position, photo in enumerate(saved):
+            await Photo.insert(Photo(report=report_id, name=photo.name, width=photo.width,
                                      height=photo.height, position=position))
         await notify.follow(resident_id, report_subject(report_id))
+        await _tell_area_followers(report_id, category, mahalla_id, lat, lon, resident_id)
         await ledger.record("reports.created", report_subject(report_id), {
             "category": category["code"], "district": district_id, "mahalla": mahalla_id,
             "department": department_id, "due_at": timestamp_text(
                 registered + timedelta(days=category["response_days"])),
         })
     return report_id
+
+
+MAX_AREA_KM = 10
+
+
+def area_subject(lat: float, lon: float, km: int) -> str:
+    """A circle around a point; whole kilometres, up to 10 (a village and its fields, not a
+    city of a million)."""
+    if not 1 <= km <= MAX_AREA_KM:
+        raise ReportError("bad_area", "km")
+    return f"area:{lat:.5f},{lon:.5f},{km}"
+
+
+def _area(subject: str) -> tuple[float, float, int] | None:
+    try:
+        lat, lon, km = subject.removeprefix("area:").split(",")
+        return float(lat), float(lon), int(km)
+    except ValueError:
+        return None
+
+
+async def follow_area(resident_id: int, lat: float, lon: float, km: int) -> str:
+    """Hear about new reports within km of a point in a pilot district."""
+    if geo.pilot_district_at(lat, lon) is None:
+        raise ReportError("outside_pilot", "location")
+    subject = area_subject(lat, lon, km)
+    await notify.follow(resident_id, subject)
+    return subject
+
+
+async def area_follows(resident_id: int) -> list[dict[str, Any]]:
+    """The resident's active follows of mahallas and circles, for the page that lists them."""
+    rows = (await notify.followed_subjects("mahalla:", resident_id)
+            + await notify.followed_subjects("area:", resident_id))
+    mine = []
+    for row in rows:
+        area = _area(row["subject"]) if row["subject"].startswith("area:") else None
+        mine.append({"subject": row["subject"], "km": area[2] if area else None})
+    return mine
+
+
+async def _tell_area_followers(report_id: int, category: dict[str, Any], mahalla_id: int | None,
+                               lat: float, lon: float, author: int) -> None:
+    """Residents following the report's mahalla, or a circle that holds its point."""
+    wanted = set(await notify.followers(f"mahalla:{mahalla_id}")) if mahalla_id else set()
+    for follow in await notify.followed_subjects("area:"):
+        area = _area(follow["subject"])
+        if area and geo.distance_m((area[0], area[1]), (lat, lon)) <= area[2] * 1000:
+            wanted.add(follow["resident"])
+    wanted.discard(author)
+    payload = {"id": report_id, "title_names": {column: category[column] for column in
+                                                locale.NAME_COLUMNS.values()},
+               "link": report_link(report_id)}
+    for resident_id in sorted(wanted):
+        await notify.enqueue(f"report:{report_id}:new:{resident_id}", "resident", resident_id,
+                             "report.new_in_area", payload)
 
 
 def _bounding_box(lat: float, lon: float, metres: float) -> tuple[float, float, float, float]:
@@ -375,6 +451,12 @@ _LIST_COLUMNS = (
     Report.category.name_ru.as_alias("category_name_ru"),
     Report.category.name_en.as_alias("category_name_en"),
 )
+
+
+def category_label(row: dict[str, Any], language: str | None = None) -> str:
+    """The category's name in the reader's language, from a row of the reports list."""
+    return locale.localised_name({column: row.get(f"category_{column}")
+                                  for column in locale.NAME_COLUMNS.values()}, language)
 
 
 def public_name(row: dict[str, Any]) -> str | None:
@@ -452,7 +534,8 @@ def status_group(status: str | None) -> list[str] | None:
     return None
 
 
-def _where(filters: Filters, at: datetime | None = None) -> Any:
+def filter_condition(filters: Filters, at: datetime | None = None) -> Any:
+    """The query condition of the filters: one definition for the list, the queue and exports."""
     condition: Any = Report.id > 0
     if filters.district_id is not None:
         condition &= Report.district == filters.district_id
@@ -484,7 +567,7 @@ def _where(filters: Filters, at: datetime | None = None) -> Any:
 
 async def search(filters: Filters, number: int, per_page: int) -> Page:
     """Reports for the public list, newest first."""
-    condition = _where(filters)
+    condition = filter_condition(filters)
     return await paginate(
         Report.select(*_LIST_COLUMNS).where(condition).order_by(Report.registered_at,
                                                                 ascending=False)
@@ -510,7 +593,7 @@ async def queue(official: Official, filters: Filters, number: int, per_page: int
     reach = _queue_condition(official)
     if reach is None:
         return Page(items=[], number=1, per_page=per_page, total=0)
-    condition = reach & _where(filters)
+    condition = reach & filter_condition(filters)
     return await paginate(
         Report.select(*_LIST_COLUMNS).where(condition).order_by(Report.due_at)
         .order_by(Report.id),
@@ -528,7 +611,19 @@ async def due_this_week(official: Official, at: datetime | None = None) -> int:
 
 # -- handling ---------------------------------------------------------------------------------
 
-async def _place_of(report: dict[str, Any]) -> Place:
+def can_refer(report: dict[str, Any], at: datetime | None = None) -> bool:
+    """The law allows sending an appeal on to the competent body only in its first days."""
+    return (at or now()) <= report["registered_at"] + timedelta(days=REFERRAL_DAYS)
+
+
+def is_overdue(report: dict[str, Any], at: datetime | None = None) -> bool:
+    """Open past its due date, or answered after it."""
+    if report["status"] in OPEN_STATUSES:
+        return bool(report["due_at"] < (at or now()))
+    return report["resolved_at"] is not None and report["resolved_at"] > report["due_at"]
+
+
+async def place_of(report: dict[str, Any]) -> Place:
     district = await District.select(District.region).where(
         District.id == report["district"]).first()
     assert district is not None
@@ -564,15 +659,15 @@ def _digest(text: str) -> str:
 async def _add_update(report_id: int, kind: str, note: str, at: datetime, *,
                       staff_id: int | None = None, resident_id: int | None = None,
                       status_from: str = "", status_to: str = "",
-                      photos: Sequence[ProcessedPhoto] = ()) -> int:
-    names = [storage.save(photo) for photo in photos]
+                      photos: Sequence[ProcessedPhoto | StoredPhoto] = ()) -> int:
+    saved = [storage.save(photo) for photo in photos]
     inserted = await ReportUpdate.insert(ReportUpdate(
         report=report_id, kind=kind, status_from=status_from, status_to=status_to, note=note,
         staff=staff_id, resident=resident_id, at=at,
     )).returning(ReportUpdate.id)
     update_id = inserted[0]["id"]
-    for position, (name, photo) in enumerate(zip(names, photos, strict=True)):
-        await Photo.insert(Photo(report=report_id, update=update_id, name=name,
+    for position, photo in enumerate(saved):
+        await Photo.insert(Photo(report=report_id, update=update_id, name=photo.name,
                                  width=photo.width, height=photo.height, position=position))
     return update_id
 
@@ -593,7 +688,7 @@ async def _tell_followers(report: dict[str, Any], status: str, except_resident: 
 
 async def change_status(official: Official, report_id: int, status: str, note: str, *,
                         duplicate_of: int | None = None, referred_to: str = "",
-                        photos: Sequence[ProcessedPhoto] = (),
+                        photos: Sequence[ProcessedPhoto | StoredPhoto] = (),
                         at: datetime | None = None) -> None:
     """An official moves a report on, with a public note; followers are told."""
     at = at or now()
@@ -602,7 +697,7 @@ async def change_status(official: Official, report_id: int, status: str, note: s
         raise ReportError("too_many_photos", "photos")
     async with transaction():
         report = await _locked(report_id)
-        require(official, Action.ANSWER, await _place_of(report))
+        require(official, Action.ANSWER, await place_of(report))
         if status not in TRANSITIONS.get(report["status"], set()):
             raise ReportError("bad_transition", "status")
         changes: dict[Any, Any] = {Report.status: status, Report.updated_at: at}
@@ -616,7 +711,7 @@ async def change_status(official: Official, report_id: int, status: str, note: s
             referred_to = " ".join(referred_to.split())[:200]
             if not referred_to:
                 raise ReportError("referred_to_required", "referred_to")
-            if at > report["registered_at"] + timedelta(days=REFERRAL_DAYS):
+            if not can_refer(report, at):
                 raise ReportError("referral_too_late", "status")
             changes[Report.referred_to] = referred_to
             payload["referred_to_sha256"] = _digest(referred_to)
@@ -675,13 +770,13 @@ async def acknowledge_many(official: Official, report_ids: Iterable[int], note: 
 
 
 async def add_note(official: Official, report_id: int, note: str,
-                   photos: Sequence[ProcessedPhoto] = ()) -> None:
+                   photos: Sequence[ProcessedPhoto | StoredPhoto] = ()) -> None:
     """A public note without a change of status (progress, a question answered)."""
     at = now()
     note = _note(note)
     async with transaction():
         report = await _locked(report_id)
-        require(official, Action.ANSWER, await _place_of(report))
+        require(official, Action.ANSWER, await place_of(report))
         changes: dict[Any, Any] = {Report.updated_at: at}
         if report["first_response_at"] is None:
             changes[Report.first_response_at] = at
@@ -698,7 +793,7 @@ async def reroute(official: Official, report_id: int, department_id: int | None,
     note = _note(note)
     async with transaction():
         report = await _locked(report_id)
-        require(official, Action.ANSWER, await _place_of(report))
+        require(official, Action.ANSWER, await place_of(report))
         if report["status"] not in OPEN_STATUSES:
             raise ReportError("not_open")
         if department_id is not None:
@@ -720,7 +815,7 @@ async def extend(official: Official, report_id: int, days: int, reason: str) -> 
         raise ReportError("bad_extension", "days")
     async with transaction():
         report = await _locked(report_id)
-        require(official, Action.ANSWER, await _place_of(report))
+        require(official, Action.ANSWER, await place_of(report))
         if report["status"] not in OPEN_STATUSES:
             raise ReportError("not_open")
         if report["extended_at"] is not None:
@@ -766,12 +861,14 @@ async def record_fix_feedback(report_id: int, resident_id: int, fixed: bool, not
 
 
 async def ask_fix_checks(at: datetime | None = None) -> int:
-    """Ask each reporter once, N days after the fix, whether it is really fixed."""
+    """Ask each reporter once, N days after the fix, whether it is really fixed; returns how
+    many were asked by this call."""
     at = at or now()
     cutoff = at - timedelta(days=get_settings().fix_check_days)
     due = await Report.select(Report.id, Report.author, Report.fix_round, Report.category
                               ).where((Report.status == FIXED) & (Report.fixed_at <= cutoff)
                                       & Report.fix_check_sent_at.is_null())
+    asked = 0
     for row in due:
         async with transaction():
             claimed = await Report.update({Report.fix_check_sent_at: at}).where(
@@ -779,6 +876,7 @@ async def ask_fix_checks(at: datetime | None = None) -> int:
             ).returning(Report.id)
             if not claimed:
                 continue
+            asked += 1
             category = await Category.select().where(Category.id == row["category"]).first()
             assert category is not None
             await notify.enqueue(
@@ -787,7 +885,7 @@ async def ask_fix_checks(at: datetime | None = None) -> int:
                 {"id": row["id"], "title_names": {c: category[c]
                                                   for c in locale.NAME_COLUMNS.values()},
                  "link": report_link(row["id"])})
-    return len(due)
+    return asked
 
 
 async def mahalla_choices(district_ids: Sequence[int]) -> list[dict[str, Any]]:

@@ -11,7 +11,10 @@ import hashlib
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+
+from PIL import Image
 
 from ovoz.reports.photos import ProcessedPhoto, thumbnail
 from ovoz.settings import get_settings
@@ -46,8 +49,27 @@ def _write(path: Path, data: bytes) -> None:
         raise
 
 
-def save(photo: ProcessedPhoto) -> str:
+@dataclass(frozen=True, slots=True)
+class StoredPhoto:
+    name: str
+    width: int
+    height: int
+
+
+def save(photo: ProcessedPhoto | StoredPhoto) -> StoredPhoto:
+    if isinstance(photo, StoredPhoto):
+        return photo
     name = hashlib.sha256(photo.data).hexdigest()[:32]
     _write(path_of(name, "full"), photo.data)
     _write(path_of(name, "thumb"), thumbnail(photo))
-    return name
+    return StoredPhoto(name, photo.width, photo.height)
+
+
+def stored(name: str) -> StoredPhoto | None:
+    """A photo saved earlier (a form re-shown after an error keeps its photos by name)."""
+    try:
+        path = path_of(name, "full")
+        with Image.open(path) as image:
+            return StoredPhoto(name, image.width, image.height)
+    except (ValueError, OSError):
+        return None
