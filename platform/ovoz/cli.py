@@ -97,6 +97,7 @@ def seed(demo: bool) -> None:
     """Load the shipped places and categories (and, with --demo, demo content)."""
     from ovoz.geo import services as geo
     from ovoz.reports import services as reports
+    from ovoz.reports.demo import seed_demo_reports
 
     async def work() -> str:
         regions, districts = await geo.load_places()
@@ -107,6 +108,7 @@ def seed(demo: bool) -> None:
             data = (geo.ROOT / "seeds" / "demo" / "mahallas.csv").read_bytes()
             summary = await geo.import_mahallas(data, demo=True)
             message += f" Demo mahallas: {summary.created} added, {summary.updated} updated."
+            message += f" Demo reports: {await seed_demo_reports()} added."
         return message
 
     click.echo(_run(work))
@@ -304,6 +306,47 @@ def staff_create(username: str, role: str, region_id: int | None, district_id: i
     click.echo("Add it to an authenticator app with this link. It is shown only once here; "
                "the first web sign-in also offers it as a QR code:")
     click.echo(uri)
+
+
+@cli.group()
+def open311() -> None:
+    """Open311 GeoReport v2: client applications allowed to post problem reports."""
+
+
+@open311.command("add-client")
+@click.argument("name")
+@click.option("--contact", default="", help="Whom to ask about the client (kept private).")
+def open311_add_client(name: str, contact: str) -> None:
+    """Register a client application and print its API key, shown only this once."""
+    from ovoz.reports import clients
+
+    async def work() -> tuple[int, str]:
+        return await clients.issue_client(name, contact)
+
+    try:
+        client_id, key = _run(work)
+    except clients.ClientError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Open311 client {' '.join(name.split())!r} registered (id {client_id}).")
+    click.echo("Store its API key now: it is shown only this once, Ovoz keeps only a digest:")
+    click.echo(key)
+
+
+@open311.command("revoke-client")
+@click.argument("client_id", type=click.IntRange(min=1))
+def open311_revoke_client(client_id: int) -> None:
+    """Revoke a client application's API key: its requests are refused from now on."""
+    from ovoz.reports import clients
+
+    async def work() -> bool:
+        return await clients.revoke_client(client_id)
+
+    try:
+        revoked = _run(work)
+    except clients.ClientError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Open311 client {client_id} revoked." if revoked
+               else f"Open311 client {client_id} was already revoked.")
 
 
 def main() -> None:
