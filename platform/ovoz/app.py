@@ -33,6 +33,12 @@ from ovoz.jobs import JOBS
 from ovoz.ledger.api import LedgerApi
 from ovoz.notify.controllers import NotificationsController
 from ovoz.notify.worker import Worker
+from ovoz.reports.api import ReportsApi
+from ovoz.reports.controllers import ReportsController
+from ovoz.reports.feeds import ReportFeedsController
+from ovoz.reports.open311 import Open311Controller
+from ovoz.reports.services import MAX_PHOTOS
+from ovoz.reports.staff_controllers import ReportsStaffController
 from ovoz.settings import Settings, get_settings
 from ovoz.web import errors, templating
 from ovoz.web.controllers import HomeController
@@ -95,10 +101,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             StaffSignInController,
             StaffAreaController,
             NotificationsController,
+            ReportsController,
+            ReportsStaffController,
+            ReportFeedsController,
             GeoApi,
             LedgerApi,
             AuthApi,
             MeApi,
+            ReportsApi,
+            Open311Controller,
             create_static_files_router(
                 path="/static",
                 directories=[templating.STATIC_DIR],
@@ -106,6 +117,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ],
         lifespan=[database, sms, delivery],
+        # Room for a report's photos, each within its own limit, and a little for the form.
+        request_max_body_size=(MAX_PHOTOS * settings.max_upload_mb + 1) * 1024 * 1024,
         state=State({"settings": settings, "sms_gateway": sms_gateway}),
         middleware=[SecurityHeadersMiddleware(settings), LanguageMiddleware(),
                     IdentityMiddleware()],

@@ -95,3 +95,19 @@ async def test_the_server_can_deliver_by_itself(db: str) -> None:
     finally:
         stop.set()
         await server
+
+
+async def test_residents_see_and_stop_what_they_follow(client: httpx.AsyncClient) -> None:
+    resident_id = await signed_in_resident(client)
+    assert (await client.get("/notifications/following")).status_code == 200
+    await services.follow(resident_id, "report:12")
+    await services.follow(resident_id, "area:41.69000,60.75200,5")
+    await services.follow(resident_id, "something:else")
+    page = await client.get("/notifications/following?lang=en")
+    assert 'href="/reports/12"' in page.text and "Report №12" in page.text
+    assert "within 5 km" in page.text and "something" not in page.text
+    stopped = await client.post("/notifications/following/stop", data={
+        "subject": "report:12", "_csrf_token": client.cookies["csrftoken"]})
+    assert stopped.status_code == 302
+    assert await services.followers("report:12") == []
+    assert "Report №12" not in (await client.get("/notifications/following?lang=en")).text

@@ -11,7 +11,15 @@ from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from ovoz.accounts import sessions, staff
-from ovoz.accounts.permissions import NATIONAL, Action, Grant, Role, allowed, require
+from ovoz.accounts.permissions import (
+    NATIONAL,
+    Action,
+    Grant,
+    Role,
+    allowed,
+    require,
+    scopes,
+)
 from ovoz.i18n import locale
 from ovoz.notify import services as notify
 from ovoz.settings import get_settings
@@ -174,7 +182,8 @@ class StaffAreaController(Controller):
         return await page(request, "staff/home.html", grants=identity.grants,
                           role_names=RoleNames(),
                           can_view_audit=allowed(identity, Action.VIEW_AUDIT, NATIONAL),
-                          can_manage_roles=allowed(identity, Action.MANAGE_ROLES, NATIONAL))
+                          can_manage_roles=allowed(identity, Action.MANAGE_ROLES, NATIONAL),
+                          can_answer=bool(scopes(identity, Action.ANSWER)))
 
     @post("/signout-everywhere", name="staff:signout_everywhere")
     async def sign_out_everywhere(self, request: Request) -> Redirect:

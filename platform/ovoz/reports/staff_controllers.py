@@ -1,0 +1,288 @@
+"""Officials' pages for problem reports: the queue, handling one report, and the district's
+departments with the routing of categories to them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, QueryParameter, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from ovoz.accounts import sessions
+from ovoz.accounts.permissions import (
+    NATIONAL,
+    Action,
+    PermissionDenied,
+    Place,
+    allowed,
+    require,
+    scopes,
+)
+from ovoz.geo import services as geo
+from ovoz.i18n import locale
+from ovoz.reports import services
+from ovoz.reports.controllers import MultipartForm, PageNumber, shown, uploaded_photos
+from ovoz.settings import get_settings
+from ovoz.web.forms import FormErrors
+from ovoz.web.templating import page
+
+Form = URLEncodedBody[dict[str, Any]]
+SIGN_IN = "/staff/signin"
+DUE_CHOICES = ("overdue", "week")
+
+
+def staff_message(error: services.ReportError) -> str:
+    messages = {
+        "bad_transition": locale.gettext("The report cannot move to that status from here."),
+        "note_required": locale.gettext("Write a public note: residents read it."),
+        "note_too_long": locale.gettext("The note is too long."),
+        "unknown_original": locale.gettext(
+            "Give the number of the original report, in the same district."),
+        "referral_too_late": locale.gettext(
+            "A report can be referred to another body only within %(days)s days of "
+            "registration. Answer it or send it to another department instead.",
+            days=services.REFERRAL_DAYS),
+        "referred_to_required": locale.gettext("Name the body the report is referred to."),
+        "already_extended": locale.gettext("The deadline has already been extended once."),
+        "bad_extension": locale.gettext("Extend by 1 to %(days)s days.",
+                                        days=services.MAX_EXTENSION_DAYS),
+        "unknown_department": locale.gettext("Choose a department of this district."),
+        "not_open": locale.gettext("This report is closed."),
+        "too_many_photos": locale.gettext("You can add at most %(count)s photos.",
+                                          count=services.MAX_PHOTOS),
+    }
+    return messages.get(error.code, locale.gettext("This could not be done."))
+
+
+def _official(request: Request) -> services.Official | None:
+    identity = sessions.identity_of(request)
+    if not identity.staff_signed_in or identity.staff is None:
+        return None
+    return services.Official(identity.staff["id"], identity.grants)
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key) or ""
+    return str(value[-1] if isinstance(value, list) else value).strip()
+
+
+def _ids(data: dict[str, Any], key: str) -> list[int]:
+    values = data.get(key) or []
+    values = values if isinstance(values, list) else [values]
+    return [int(v) for v in values if str(v).strip().isdigit()]
+
+
+async def _managed_districts(official: services.Official) -> list[dict[str, Any]]:
+    """The pilot districts whose departments this person may set up."""
+    managed = []
+    for district_id in get_settings().pilot_districts:
+        district = await geo.district(district_id)
+        if district and allowed(official, Action.MANAGE_DEPARTMENTS,
+                                Place(district["region"], district_id)):
+            managed.append(district)
+    return managed
+
+
+class ReportsStaffController(Controller):
+    path = "/staff"
+    include_in_schema = False
+
+    @get("/reports", name="reports:queue")
+    async def queue(
+        self, request: Request, page_number: PageNumber = 1,
+        status: Annotated[str, QueryParameter(name="status", max_length=20)] = "open",
+        category: Annotated[str | None, QueryParameter(name="category", max_length=40)] = None,
+        mahalla: Annotated[int | None, QueryParameter(name="mahalla")] = None,
+        department: Annotated[int | None, QueryParameter(name="department")] = None,
+        due: Annotated[str | None, QueryParameter(name="due", max_length=10)] = None,
+        acknowledged: Annotated[int | None, QueryParameter(name="acknowledged")] = None,
+    ) -> Response[Any]:
+        official = _official(request)
+        if official is None:
+            return Redirect(SIGN_IN)
+        if not scopes(official, Action.ANSWER):
+            raise PermissionDenied(Action.ANSWER, NATIONAL)
+        week = services.now() + timedelta(days=7)
+        filters = services.Filters(
+            status=status if services.status_group(status) else None,
+            category=category or None, mahalla_id=mahalla, department_id=department,
+            overdue=due == "overdue", due_before=week if due == "week" else None)
+        reports = await services.queue(official, filters, page_number,
+                                       get_settings().page_size)
+        reports = replace(reports, items=[shown(row) for row in reports.items])
+        districts = [g.district_id for g in scopes(official, Action.ANSWER) if g.district_id]
+        template = "reports/staff/queue.html"
+        if request.headers.get("hx-request") and request.headers.get("hx-target") == "queue":
+            template = "reports/staff/_queue.html"
+        return await page(
+            request, template, reports=reports, status=status, category=category or "",
+            mahalla=mahalla, department=department, due=due or "",
+            due_this_week=await services.due_this_week(official),
+            categories=await services.categories(), labels=services.STATUS_LABELS,
+            statuses=services.STATUSES, mahallas=await services.mahalla_choices(districts),
+            departments=[d for district_id in dict.fromkeys(districts)
+                         for d in await services.departments(district_id)],
+            managed=await _managed_districts(official), acknowledged=acknowledged,
+            errors=FormErrors(),
+        )
+
+    @post("/reports/acknowledge", name="reports:acknowledge")
+    async def acknowledge(self, request: Request, data: Form) -> Response[Any]:
+        official = _official(request)
+        if official is None:
+            return Redirect(SIGN_IN)
+        note = _text(data, "note") or locale.gettext(
+            "Received. The department is looking into it.")
+        try:
+            changed = await services.acknowledge_many(official, _ids(data, "report_id"), note)
+        except services.ReportError:
+            changed = []
+        return Redirect(f"/staff/reports?acknowledged={len(changed)}")
+
+    @get("/reports/{report_id:int}", name="reports:handle")
+    async def handle(self, request: Request, report_id: FromPath[int]) -> Response[Any]:
+        official = _official(request)
+        if official is None:
+            return Redirect(SIGN_IN)
+        return await self._handle(request, official, report_id, FormErrors(), {})
+
+    async def _handle(self, request: Request, official: services.Official, report_id: int,
+                      errors: FormErrors, values: dict[str, Any], status_code: int = 200
+                      ) -> Template:
+        report = await services.report(report_id)
+        if report is None:
+            raise NotFoundException()
+        require(official, Action.ANSWER, await services.place_of(report))
+        district = await geo.district(report["district"])
+        return await page(
+            request, "reports/staff/handle.html", status_code=status_code,
+            report=shown(report), history=await services.history(report_id),
+            district=district, departments=await services.departments(report["district"]),
+            next_statuses=sorted(services.TRANSITIONS.get(report["status"], ()),
+                                 key=services.STATUSES.index),
+            labels=services.STATUS_LABELS, errors=errors, values=values,
+            can_refer=services.can_refer(report),
+            max_extension=services.MAX_EXTENSION_DAYS,
+        )
+
+    async def _act(self, request: Request, report_id: int, data: dict[str, Any],
+                   work: Any, field: str) -> Response[Any]:
+        official = _official(request)
+        if official is None:
+            return Redirect(SIGN_IN)
+        errors = FormErrors()
+        try:
+            await work(official, errors)
+        except services.ReportError as error:
+            if error.code == "not_found":
+                raise NotFoundException() from None
+            errors.add(error.field or field, staff_message(error))
+        if errors:
+            values = {key: _text(data, key) for key in data if key != "photos"}
+            return await self._handle(request, official, report_id, errors, values, 400)
+        return Redirect(f"/staff/reports/{report_id}")
+
+    @post("/reports/{report_id:int}/status", name="reports:change_status")
+    async def change_status(self, request: Request, report_id: FromPath[int],
+                            data: MultipartForm) -> Response[Any]:
+        async def work(official: services.Official, errors: FormErrors) -> None:
+            photos = await uploaded_photos(data, errors)
+            if errors:
+                return
+            original = _text(data, "duplicate_of").lstrip("№#")
+            await services.change_status(
+                official, report_id, _text(data, "status"), _text(data, "note"),
+                duplicate_of=int(original) if original.isdigit() else None,
+                referred_to=_text(data, "referred_to"), photos=photos)
+        return await self._act(request, report_id, data, work, "status")
+
+    @post("/reports/{report_id:int}/note", name="reports:note")
+    async def note(self, request: Request, report_id: FromPath[int], data: MultipartForm
+                   ) -> Response[Any]:
+        async def work(official: services.Official, errors: FormErrors) -> None:
+            photos = await uploaded_photos(data, errors)
+            if not errors:
+                await services.add_note(official, report_id, _text(data, "note"), photos)
+        return await self._act(request, report_id, data, work, "note")
+
+    @post("/reports/{report_id:int}/reroute", name="reports:reroute")
+    async def reroute(self, request: Request, report_id: FromPath[int], data: Form
+                      ) -> Response[Any]:
+        async def work(official: services.Official, errors: FormErrors) -> None:
+            target = _text(data, "department")
+            await services.reroute(official, report_id,
+                                   int(target) if target.isdigit() else None,
+                                   _text(data, "reroute_note"))
+        return await self._act(request, report_id, data, work, "department")
+
+    @post("/reports/{report_id:int}/extend", name="reports:extend")
+    async def extend(self, request: Request, report_id: FromPath[int], data: Form
+                     ) -> Response[Any]:
+        async def work(official: services.Official, errors: FormErrors) -> None:
+            days = _text(data, "days")
+            await services.extend(official, report_id, int(days) if days.isdigit() else 0,
+                                  _text(data, "reason"))
+        return await self._act(request, report_id, data, work, "days")
+
+    @get("/districts/{district_id:int}/departments", name="reports:departments")
+    async def departments(self, request: Request, district_id: FromPath[int]
+                          ) -> Response[Any]:
+        official = _official(request)
+        if official is None:
+            return Redirect(SIGN_IN)
+        return await self._departments(request, official, district_id, FormErrors(), {})
+
+    async def _departments(self, request: Request, official: services.Official,
+                           district_id: int, errors: FormErrors, values: dict[str, Any],
+                           status_code: int = 200, saved: bool = False) -> Template:
+        district = await geo.district(district_id)
+        if district is None:
+            raise NotFoundException()
+        require(official, Action.MANAGE_DEPARTMENTS, Place(district["region"], district_id))
+        return await page(
+            request, "reports/staff/departments.html", status_code=status_code,
+            district=district, departments=await services.departments(district_id),
+            categories=await services.categories(), routes=await services.routes(district_id),
+            errors=errors, values=values, saved=saved)
+
+    @post("/districts/{district_id:int}/departments", name="reports:add_department")
+    async def add_department(self, request: Request, district_id: FromPath[int], data: Form
+                             ) -> Response[Any]:
+        official = _official(request)
+        if official is None:
+            return Redirect(SIGN_IN)
+        values = {key: _text(data, key) for key in ("name_uz", "name_ru", "name_en")}
+        try:
+            await services.create_department(official, district_id, values["name_uz"],
+                                             values["name_ru"], values["name_en"])
+        except services.ReportError:
+            errors = FormErrors()
+            errors.add("name_uz", locale.gettext("Give the department's name in Uzbek."))
+            return await self._departments(request, official, district_id, errors, values, 400)
+        return Redirect(f"/staff/districts/{district_id}/departments")
+
+    @post("/districts/{district_id:int}/routes", name="reports:routes")
+    async def set_routes(self, request: Request, district_id: FromPath[int], data: Form
+                         ) -> Response[Any]:
+        official = _official(request)
+        if official is None:
+            return Redirect(SIGN_IN)
+        current = await services.routes(district_id)
+        errors = FormErrors()
+        for category in await services.categories():
+            chosen = _text(data, f"route-{category['id']}")
+            department_id = int(chosen) if chosen.isdigit() else None
+            if current.get(category["id"]) == department_id:
+                continue
+            try:
+                await services.set_route(official, district_id, category["id"], department_id)
+            except services.ReportError:
+                errors.add(f"route-{category['id']}", locale.gettext(
+                    "Choose a department of this district."))
+        if errors:
+            return await self._departments(request, official, district_id, errors, {}, 400)
+        return await self._departments(request, official, district_id, errors, {}, saved=True)
