@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 
 import httpx
 import pytest
+from PIL import Image
 
 from ovoz.accounts import services as accounts
 from ovoz.i18n.locale import TASHKENT
@@ -21,6 +22,7 @@ from tests.reports.helpers import (
     make_official,
     make_resident,
 )
+from tests.reports.test_photos import encode, gps_exif
 
 PHONE = "+998901112233"
 BERUNIY_BBOX = "60.35,41.35,61.40,42.10"
@@ -174,6 +176,19 @@ async def test_report_with_photos(client: httpx.AsyncClient) -> None:
     assert stored == {"source": "api", "author": author, "hide_name": True}
     assert await Photo.count().where(Photo.report == body["id"]) == 2
     assert (await client.get(f"/api/v1/reports/{body['id']}")).json() == body
+
+
+async def test_without_a_point_the_photo_s_own_position_is_used(client: httpx.AsyncClient
+                                                                 ) -> None:
+    auth = await bearer(await make_resident(PHONE))
+    exif = gps_exif((41, 41, 24.0), "N", (60, 45, 7.2), "E")
+    taken = encode(Image.new("RGB", (640, 480), (90, 90, 90)), "JPEG", exif=exif)
+    response = await client.post("/api/v1/reports", headers=auth,
+                                 files=form(lat="", lon="") + photos(taken))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (round(body["lat"], 6), round(body["lon"], 6)) == (41.69, 60.752)
+    assert body["point_exact"] is True
 
 
 async def test_a_report_without_photos_or_with_three(client: httpx.AsyncClient) -> None:

@@ -3,10 +3,12 @@ feedback, and the officials' queue and handling pages."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import httpx
 import pytest
+from PIL import Image
 
 from ovoz.accounts import sessions
 from ovoz.accounts.tables import Resident, StaffAccount
@@ -26,6 +28,7 @@ from tests.reports.helpers import (
     make_official,
     make_resident,
 )
+from tests.reports.test_photos import encode, gps_exif
 
 PHONE = "+998901112233"
 
@@ -322,3 +325,26 @@ async def test_residents_hear_about_new_reports_in_their_mahalla_or_nearby(
         "stop": f"mahalla:{nearest['mahalla']}", "_csrf_token": csrf(client)})
     assert stop.status_code == 302
     assert "In your mahalla" not in (await client.get("/reports")).text
+
+
+async def test_a_photo_taken_on_the_spot_offers_its_position(client: httpx.AsyncClient
+                                                             ) -> None:
+    await load_demo_mahallas()
+    await signed_in_resident(client)
+    # Beruniy town: 41°41'24" N = 41.69, 60°45'7.2" E = 60.752.
+    exif = gps_exif((41, 41, 24.0), "N", (60, 45, 7.2), "E")
+    with_position = encode(Image.new("RGB", (640, 480), (90, 90, 90)), "JPEG", exif=exif)
+    offered = await post_report(client, lat="", lon="", files=[
+        ("photos", ("spot.jpg", with_position, "image/jpeg"))])
+    assert offered.status_code == 200 and await Report.count() == 0
+    assert 'value="41.690000"' in offered.text and 'value="60.752000"' in offered.text
+    assert "Your photo shows where it was taken" in offered.text
+    kept = re.search(r'name="kept_photo" value="([0-9a-f]{32})"', offered.text)
+    assert kept is not None
+    sent = await post_report(client, lat="41.690000", lon="60.752000", kept_photo=kept[1])
+    assert sent.status_code == 302
+    report = await Report.select(Report.lat, Report.point_exact).first()
+    assert report == {"lat": 41.69, "point_exact": True}
+    # What is published carries no position of its own any more.
+    stored = Image.open(io.BytesIO((await client.get(f"/reports/photos/{kept[1]}.jpg")).content))
+    assert not stored.getexif()

@@ -222,6 +222,11 @@ class ReportsApi(Controller):
         # The text is checked first: it is cheap, and the photos are not.
         draft = _draft(data)
         draft.photos = await _photos(data.photos)
+        if draft.lat is None and draft.lon is None:
+            # Without a point, a photo's own position (read before it was stripped) is used.
+            taken_at = next((photo.gps for photo in draft.photos if photo.gps), None)
+            if taken_at is not None:
+                draft.lat, draft.lon = taken_at
         try:
             report_id = await services.create_report(request.state.resident["id"], draft)
         except services.ReportError as error:

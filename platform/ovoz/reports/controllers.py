@@ -129,6 +129,14 @@ async def uploaded_photos(data: dict[str, Any], errors: FormErrors) -> list[stor
     return photos
 
 
+def photo_position(photos: list[storage.StoredPhoto]) -> tuple[float, float] | None:
+    """The first position a fresh photo carries, when it lies in a pilot district."""
+    for photo in photos:
+        if photo.gps is not None and geo.pilot_district_at(*photo.gps) is not None:
+            return photo.gps
+    return None
+
+
 def shown(row: dict[str, Any]) -> dict[str, Any]:
     """A report row with what every list and page shows: the category's name, overdue."""
     return {**row, "category_label": services.category_label(row),
@@ -224,7 +232,7 @@ class ReportsController(Controller):
 
     async def _form(self, request: Request, errors: FormErrors, values: dict[str, Any],
                     photos: list[storage.StoredPhoto], nearby: list[dict[str, Any]],
-                    status_code: int = 200) -> Template:
+                    status_code: int = 200, from_photo: bool = False) -> Template:
         pilots = await geo.pilot_districts()
         district_ids = [p["id"] for p in pilots]
         centre = (values.get("lat"), values.get("lon"))
@@ -234,7 +242,7 @@ class ReportsController(Controller):
             request, "reports/new.html", status_code=status_code, errors=errors, values=values,
             photos=photos, nearby=nearby, categories=await services.categories(),
             pilots=pilots, mahallas=await services.mahalla_choices(district_ids),
-            centre=centre, max_photos=services.MAX_PHOTOS,
+            centre=centre, max_photos=services.MAX_PHOTOS, from_photo=from_photo,
             max_upload_mb=get_settings().max_upload_mb,
         )
 
@@ -253,6 +261,15 @@ class ReportsController(Controller):
             errors.add("location", locale.gettext(
                 "The map position is not right. Place the pin again, or leave it empty and "
                 "choose the mahalla."))
+        taken_at = photo_position(photos) if not (values["lat"] or values["lon"]) else None
+        if taken_at is not None:
+            # The photo knows where it was taken: offer that as the place, to be checked.
+            values["lat"], values["lon"] = (f"{taken_at[0]:.6f}", f"{taken_at[1]:.6f}")
+            for problem in await services.draft_problems(services.Draft(
+                    category=values["category"], description=values["description"])):
+                errors.add(problem.field, error_message(problem))
+            return await self._form(request, errors, values, photos, [],
+                                    400 if errors else 200, from_photo=True)
         draft = services.Draft(
             category=values["category"], description=values["description"],
             lat=lat, lon=lon, mahalla_id=_integer(values["mahalla_id"]),

@@ -54,6 +54,8 @@ class StoredPhoto:
     name: str
     width: int
     height: int
+    # Where a fresh upload was taken, read before the metadata was stripped; never stored.
+    gps: tuple[float, float] | None = None
 
 
 def save(photo: ProcessedPhoto | StoredPhoto) -> StoredPhoto:
@@ -62,7 +64,7 @@ def save(photo: ProcessedPhoto | StoredPhoto) -> StoredPhoto:
     name = hashlib.sha256(photo.data).hexdigest()[:32]
     _write(path_of(name, "full"), photo.data)
     _write(path_of(name, "thumb"), thumbnail(photo))
-    return StoredPhoto(name, photo.width, photo.height)
+    return StoredPhoto(name, photo.width, photo.height, photo.gps)
 
 
 def stored(name: str) -> StoredPhoto | None:
