@@ -33,6 +33,8 @@ POSTGRES_URL = os.environ.get("OVOZ_TEST_DATABASE_URL", "").strip()
 ENGINES = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 # Tables emptied before each test; places (regions, districts) are loaded once and only read.
 MUTABLE_TABLES = (
+    "petitions_attachment", "petitions_response", "petitions_count", "petitions_signature",
+    "petitions_invalidation", "petitions_sponsor", "petitions_petition",
     "reports_fix_feedback", "reports_support", "reports_photo", "reports_update",
     "reports_report", "reports_routing", "reports_department", "reports_open311_client",
     "notify_outbox", "notify_inapp", "notify_channel_choice", "notify_follow",

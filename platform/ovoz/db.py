@@ -25,6 +25,7 @@ APPS: tuple[str, ...] = (
     "ovoz.accounts.piccolo_app",
     "ovoz.notify.piccolo_app",
     "ovoz.reports.piccolo_app",
+    "ovoz.petitions.piccolo_app",
 )
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from ovoz.notify.schedule import DIGEST, HOUSEKEEPING, DailyJob
+from ovoz.petitions import services as petitions
 from ovoz.reports import services as reports
 
 # Mid-morning, so the question about a fix does not wake anyone.
 FIX_CHECK = DailyJob("reports.fix_check", 10, lambda moment, at: reports.ask_fix_checks(at))
 
-JOBS: tuple[DailyJob, ...] = (HOUSEKEEPING, DIGEST, FIX_CHECK)
+# Just after midnight: windows that ended yesterday close, old signers are anonymised.
+PETITION_DEADLINES = DailyJob("petitions.deadlines", 0, lambda moment, at: petitions.close_due(at))
+
+JOBS: tuple[DailyJob, ...] = (HOUSEKEEPING, DIGEST, FIX_CHECK, PETITION_DEADLINES)

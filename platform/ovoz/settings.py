@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +17,29 @@ ROOT = Path(__file__).resolve().parents[2]
 LANGUAGES = ("uz", "uz-Cyrl", "ru", "en")
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
 SMS_BACKENDS = ("console", "eskiz")
+PETITION_LEVELS = ("mahalla", "district_hokimiyat", "district_kengash", "regional_hokimiyat")
+
+
+@dataclass(frozen=True, slots=True)
+class PetitionRules:
+    """What a petition to one level of addressee needs: signatures (a fixed number, or a
+    percentage of the area's population where it is known), days to collect them, and days the
+    addressee has to answer once they are reached."""
+
+    threshold: int
+    population_percent: float
+    window_days: int
+    response_days: int
+
+
+# Defaults: a mahalla answers to 100 of its residents, a district to 1,000, a region to 5,000;
+# 90 days to collect; the Law on Appeals' month to answer.
+DEFAULT_PETITION_RULES = {
+    "mahalla": PetitionRules(100, 0.0, 90, 30),
+    "district_hokimiyat": PetitionRules(1000, 0.0, 90, 30),
+    "district_kengash": PetitionRules(1000, 0.0, 90, 30),
+    "regional_hokimiyat": PetitionRules(5000, 0.0, 90, 30),
+}
 
 
 class SettingsError(Exception):
@@ -67,6 +92,10 @@ class Settings:
     worker_in_server: bool
     upload_dir: Path
     fix_check_days: int
+    petition_rules: Mapping[str, PetitionRules]
+    petition_sponsors: int
+    petition_sponsor_days: int
+    petition_anonymise_days: int
 
     @property
     def production(self) -> bool:
@@ -182,6 +211,36 @@ def _known_district_ids() -> frozenset[int]:
         return frozenset(int(row["id"]) for row in csv.DictReader(rows))
 
 
+def _petition_rules(value: Any) -> Mapping[str, PetitionRules]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError("a JSON object of levels") from None
+    if not isinstance(value, Mapping):
+        raise ValueError("a table of levels: " + ", ".join(PETITION_LEVELS))
+    unknown = set(value) - set(PETITION_LEVELS)
+    if unknown:
+        raise ValueError("levels among " + ", ".join(PETITION_LEVELS) + f"; not {sorted(unknown)}")
+    rules = {}
+    for level, default in DEFAULT_PETITION_RULES.items():
+        given = value.get(level, {})
+        if not isinstance(given, Mapping):
+            raise ValueError(f"a table for {level}")
+        try:
+            rules[level] = PetitionRules(
+                threshold=_integer(1, 10_000_000)(given.get("threshold", default.threshold)),
+                population_percent=_number(0, 100)(
+                    given.get("population_percent", default.population_percent)),
+                window_days=_integer(1, 365)(given.get("window_days", default.window_days)),
+                response_days=_integer(1, 365)(given.get("response_days",
+                                                         default.response_days)),
+            )
+        except ValueError as error:
+            raise ValueError(f"{level}: {error}") from None
+    return MappingProxyType(rules)
+
+
 def _path(value: Any) -> Path:
     path = Path(_text(value))
     return path if path.is_absolute() else ROOT / path
@@ -248,6 +307,12 @@ _OPTIONS: tuple[tuple[str, str, str, Callable[[Any], Any], Any], ...] = (
     ("worker_in_server", "notify.worker_in_server", "OVOZ_WORKER_IN_SERVER", _boolean, False),
     ("upload_dir", "limits.upload_dir", "OVOZ_UPLOAD_DIR", _path, "var/uploads"),
     ("fix_check_days", "reports.fix_check_days", "OVOZ_FIX_CHECK_DAYS", _integer(1, 90), 14),
+    ("petition_rules", "petitions.levels", "OVOZ_PETITION_LEVELS", _petition_rules, {}),
+    ("petition_sponsors", "petitions.sponsors", "OVOZ_PETITION_SPONSORS", _integer(1, 50), 5),
+    ("petition_sponsor_days", "petitions.sponsor_days", "OVOZ_PETITION_SPONSOR_DAYS",
+     _integer(1, 365), 30),
+    ("petition_anonymise_days", "petitions.anonymise_days", "OVOZ_PETITION_ANONYMISE_DAYS",
+     _integer(1, 3650), 183),
 )
 
 

@@ -42,6 +42,12 @@ MAX_BACKOFF = timedelta(hours=6)
 TEMPLATES: dict[str, str] = {
     "petition.responded": locale.lazy(
         "The answer to the petition “%(title)s” has been published: %(link)s"),
+    "petition.opened": locale.lazy(
+        "The petition “%(title)s” is open for signatures: %(link)s"),
+    "petition.rejected": locale.lazy(
+        "The petition “%(title)s” was not accepted for signing. The reason: %(link)s"),
+    "petition.threshold_reached": locale.lazy(
+        "The petition “%(title)s” has enough signatures. Answer it by %(date)s: %(link)s"),
     "report.updated": locale.lazy("Report №%(id)s “%(title)s” is now: %(status)s. %(link)s"),
     "report.fix_check": locale.lazy(
         "Is the problem of your report №%(id)s “%(title)s” really fixed? Please tell us: "

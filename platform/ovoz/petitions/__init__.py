@@ -1,0 +1,1 @@
+"""Petitions (collective appeals): sponsors, moderation, signing, official responses."""
