@@ -28,6 +28,7 @@ def recipient(request: Request) -> tuple[str, int] | None:
 # How each kind of followed subject reads in the list, and where it leads.
 SUBJECT_PAGES: dict[str, tuple[str, str]] = {
     "report": ("/reports/{id}", locale.lazy("Report №%(id)s")),
+    "petition": ("/petitions/{id}", locale.lazy("Petition №%(id)s")),
     "mahalla": ("/reports", locale.lazy("New reports in your mahalla")),
     "area": ("/reports", locale.lazy("New reports within %(km)s km of your mahalla")),
 }
