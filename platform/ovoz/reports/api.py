@@ -21,6 +21,7 @@ from ovoz.reports import clusters, services
 from ovoz.reports.photos import PhotoError, ProcessedPhoto, process_photo
 from ovoz.settings import get_settings
 from ovoz.web.errors import ApiError
+from ovoz.web.opendata import MAX_ID
 
 MB = 1024 * 1024
 # Three photos at the default limit of 10 MB each, and the form's text fields around them. A
@@ -28,8 +29,6 @@ MB = 1024 * 1024
 MAX_BODY = services.MAX_PHOTOS * 10 * MB + 64 * 1024
 GEOJSON = "application/geo+json"
 TRUE_WORDS = ("1", "true", "yes", "on")
-# Ids are 32-bit in PostgreSQL; a bigger number is no report rather than a database error.
-MAX_ID = 2**31 - 1
 # The days a map may be filtered by, well around the life of the site.
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 

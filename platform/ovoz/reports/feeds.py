@@ -5,8 +5,6 @@ Neither carries personal data: no reporter names (hidden or not), phones or resi
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Sequence
@@ -24,22 +22,19 @@ from ovoz.i18n import locale
 from ovoz.reports import services
 from ovoz.reports.tables import Report
 from ovoz.settings import get_settings
+from ovoz.web.opendata import BOM, MAX_ID, cell, csv_bytes, utc_text
 
 ATOM = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 FEED_SIZE = 50
 # Rows fetched and written per round trip: a large export never sits in memory at once.
 BATCH_SIZE = 1000
-# Ids are PostgreSQL integers; a larger number would be a database error, not "not found".
-MAX_ID = 2**31 - 1
 CSV_COLUMNS = (
     "id", "category_code", "category_name", "status", "district_id", "district_name",
     "mahalla_id", "mahalla_name", "department_name", "lat", "lon", "point_exact",
     "registered_at", "due_at", "first_response_at", "resolved_at", "overdue", "supporters",
     "url", "description",
 )
-# A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Characters XML 1.0 cannot carry, even escaped; an API client could have sent them.
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -52,12 +47,6 @@ _CATEGORY_NAMES = tuple(
     for column in locale.NAME_COLUMNS.values()
 )
 
-
-def utc_text(value: datetime | None) -> str:
-    """ISO 8601 in UTC to the second, as Atom (RFC 3339) and spreadsheets read it."""
-    if value is None:
-        return ""
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # -- the Atom feed ----------------------------------------------------------------------------
@@ -200,15 +189,6 @@ async def export_batch(filters: services.Filters, after_id: int, limit: int
     ).where(condition).order_by(Report.id).limit(limit)
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
 
 def csv_row(row: dict[str, Any], at: datetime) -> list[Any]:
     values = {
@@ -225,25 +205,20 @@ def csv_row(row: dict[str, Any], at: datetime) -> list[Any]:
         "supporters": row["supporters"], "url": services.report_link(row["id"]),
         "description": row["description"],
     }
-    return [_cell(values[column]) for column in CSV_COLUMNS]
+    return [cell(values[column]) for column in CSV_COLUMNS]
 
-
-def _csv_text(rows: Sequence[Sequence[Any]]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out).writerows(rows)
-    return out.getvalue().encode("utf-8")
 
 
 async def csv_chunks(filters: services.Filters, at: datetime) -> AsyncIterator[bytes]:
     """The export as it is read: a BOM (so Excel reads UTF-8) and the header, then a chunk
     per batch of rows."""
-    yield "\ufeff".encode() + _csv_text([CSV_COLUMNS])
+    yield BOM + csv_bytes([CSV_COLUMNS])
     after_id = 0
     while True:
         rows = await export_batch(filters, after_id, BATCH_SIZE)
         if not rows:
             return
-        yield _csv_text([csv_row(row, at) for row in rows])
+        yield csv_bytes([csv_row(row, at) for row in rows])
         if len(rows) < BATCH_SIZE:
             return
         after_id = rows[-1]["id"]
