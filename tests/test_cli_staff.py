@@ -61,7 +61,7 @@ async def test_create_an_official(db: str) -> None:
      (["--username", "taken.name", "--role", "moderator"], PASSWORD,
       "Error: the username 'taken.name' is taken"),
      (["--username", "b.nazarova", "--role", "official"], PASSWORD,
-      "Error: an official needs a district"),
+      "Error: an official needs a region or a district"),
      (["--username", "b.nazarova", "--role", "official", "--district", "99999"], PASSWORD,
       "Error: district 99999 is not known"),
      (["--username", "b.nazarova", "--role", "chief"], PASSWORD,

@@ -49,6 +49,7 @@ GRANTS = {
     "moderator of region 1": Grant(Role.MODERATOR, region_id=1),
     "official of A": Grant(Role.OFFICIAL, region_id=1, district_id=16),
     "roads official of A": Grant(Role.OFFICIAL, region_id=1, district_id=16, department_id=3),
+    "regional official of 1": Grant(Role.OFFICIAL, region_id=1),
     "staff of mahalla 7": Grant(Role.MAHALLA_STAFF, region_id=1, district_id=16, mahalla_id=7),
     "national NGO monitor": Grant(Role.NGO_MONITOR),
     "NGO monitor of region 1": Grant(Role.NGO_MONITOR, region_id=1),
@@ -61,6 +62,7 @@ ADMINISTRATE = ENTER | {Action.MANAGE_ROLES, Action.MANAGE_PLACES, Action.MODERA
 MODERATE = ENTER | {Action.MODERATE, Action.MONITOR}
 OFFICIATE = ENTER | {Action.ANSWER, Action.MANAGE_CYCLES, Action.MANAGE_DEPARTMENTS}
 DEPARTMENT = ENTER | {Action.ANSWER}
+REGIONAL = ENTER | {Action.ANSWER}
 MAHALLA = ENTER | {Action.CONFIRM_RESIDENCE, Action.ASSIST_RESIDENT}
 MONITOR = ENTER | {Action.MONITOR}
 NOTHING: frozenset[Action] = frozenset()
@@ -104,6 +106,13 @@ MATRIX: list[tuple[str, str, frozenset[Action]]] = [
     ("roads official of A", "mahalla 7 of A", NOTHING),
     ("roads official of A", "sanitation of A", NOTHING),
     ("roads official of A", "roads of B", NOTHING),
+
+    ("regional official of 1", "region 1", REGIONAL),
+    ("regional official of 1", "district B", REGIONAL),
+    ("regional official of 1", "roads of A in mahalla 7", REGIONAL),
+    ("regional official of 1", "national", ENTER),
+    ("regional official of 1", "region 2", NOTHING),
+    ("regional official of 1", "district C", NOTHING),
 
     ("staff of mahalla 7", "mahalla 7 of A", MAHALLA),
     ("staff of mahalla 7", "roads of A in mahalla 7", MAHALLA),
@@ -287,8 +296,7 @@ def test_valid_grants(grant: Grant) -> None:
         (Grant(Role.ADMINISTRATOR, region_id=1), "an administrator is national"),
         (Grant(Role.MODERATOR, region_id=1, district_id=16), "national or scoped to one region"),
         (Grant(Role.NGO_MONITOR, region_id=1, district_id=16), "national or scoped to one region"),
-        (Grant(Role.OFFICIAL), "an official needs a district"),
-        (Grant(Role.OFFICIAL, region_id=1), "an official needs a district"),
+        (Grant(Role.OFFICIAL), "an official needs a region or a district"),
         (Grant(Role.OFFICIAL, region_id=1, department_id=3), "a department needs its district"),
         (Grant(Role.OFFICIAL, district_id=16), "a district needs its region"),
         (Grant(Role.OFFICIAL, region_id=1, district_id=16, mahalla_id=7), "not a mahalla"),

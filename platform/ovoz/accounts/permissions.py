@@ -50,7 +50,7 @@ ROLE_ACTIONS: Final[Mapping[Role, frozenset[Action]]] = MappingProxyType({
     Role.NGO_MONITOR: frozenset({Action.VIEW_STAFF_AREA, Action.MONITOR}),
 })
 # A budgeting cycle and the district's departments are the whole district's: an official
-# limited to one department manages neither.
+# limited to one department, or of the regional hokimiyat, manages neither.
 WHOLE_DISTRICT_ACTIONS: Final = frozenset({Action.MANAGE_CYCLES, Action.MANAGE_DEPARTMENTS})
 
 
@@ -105,8 +105,8 @@ def validate_grant(grant: Grant) -> None:
             raise ValueError("an administrator is national and takes no place")
         case Role.MODERATOR | Role.NGO_MONITOR if grant.district_id is not None:
             raise ValueError("a moderator or NGO monitor is national or scoped to one region")
-        case Role.OFFICIAL if grant.district_id is None:
-            raise ValueError("an official needs a district")
+        case Role.OFFICIAL if grant.region_id is None:
+            raise ValueError("an official needs a region or a district")
         case Role.OFFICIAL if grant.mahalla_id is not None:
             raise ValueError("an official is scoped to a district or a department, not a mahalla")
         case Role.MAHALLA_STAFF if grant.mahalla_id is None:
@@ -149,11 +149,18 @@ def scopes(actor: Actor, action: Action) -> list[Grant]:
     """The grants that give this action, for filtering a list to what the person may see."""
     return [
         grant for grant in actor.grants
-        # A malformed grant gives nothing: an official without a district is not national.
+        # A malformed grant gives nothing: an official without a place is not national.
         if _is_valid(grant)
         and action in ROLE_ACTIONS[grant.role]
-        and not (action in WHOLE_DISTRICT_ACTIONS and grant.department_id is not None)
+        and not (action in WHOLE_DISTRICT_ACTIONS
+                 and (grant.department_id is not None or _regional_official(grant)))
     ]
+
+
+def _regional_official(grant: Grant) -> bool:
+    """An official of a regional hokimiyat: answers what is addressed to the region, but runs
+    no district's cycles or departments."""
+    return grant.role == Role.OFFICIAL and grant.district_id is None
 
 
 def allowed(actor: Actor, action: Action, place: Place = NATIONAL) -> bool:
