@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from piccolo.engine.postgres import PostgresEngine
 
 os.environ.setdefault("OVOZ_CONFIG", str(Path(__file__).resolve().parents[1] / "litestar.toml"))
 os.environ.pop("OVOZ_DATABASE_URL", None)
@@ -118,9 +119,14 @@ async def db(database_url: str) -> AsyncIterator[str]:
     use_test_database(database_url)
     engine = ovoz_db.current_engine()
     # A duplicate points at its original in the same table, which a plain DELETE may trip over.
-    await engine.run_ddl("UPDATE reports_report SET duplicate_of = NULL")
-    for table in MUTABLE_TABLES:
-        await engine.run_ddl(f"DELETE FROM {table}")
+    statements = ["UPDATE reports_report SET duplicate_of = NULL",
+                  *(f"DELETE FROM {table}" for table in MUTABLE_TABLES)]
+    if isinstance(engine, PostgresEngine):
+        # One round trip on one connection: an anonymous block is a single statement.
+        await engine.run_ddl("DO $$ BEGIN " + "; ".join(statements) + "; END $$")
+    else:
+        for statement in statements:
+            await engine.run_ddl(statement)
     yield database_url
 
 

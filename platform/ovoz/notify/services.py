@@ -377,6 +377,11 @@ async def followed_subjects(prefix: str, resident_id: int | None = None
     return await Follow.select(Follow.resident, Follow.subject).where(condition)
 
 
+async def drop_follows(subject: str) -> None:
+    """Forget who followed a subject (when its people are anonymised)."""
+    await Follow.delete().where(Follow.subject == subject)
+
+
 async def follows_of(resident_id: int) -> list[str]:
     """What the resident follows now, most recent first."""
     return await Follow.select(Follow.subject).where(

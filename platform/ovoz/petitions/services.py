@@ -11,13 +11,16 @@ import hashlib
 import hmac
 import math
 import random
+import re
 import secrets
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
+from piccolo.engine.postgres import PostgresEngine
 from piccolo.query.functions.aggregate import Count, Sum
 
 from ovoz import ledger
@@ -25,13 +28,15 @@ from ovoz.accounts.permissions import Action, Grant, PermissionDenied, Place, re
 from ovoz.accounts.services import resident as resident_row
 from ovoz.accounts.services import verification_levels
 from ovoz.accounts.tables import RoleGrant
-from ovoz.db import transaction
+from ovoz.db import current_engine, transaction
+from ovoz.files import write_once
 from ovoz.geo import services as geo
 from ovoz.geo.tables import Mahalla
 from ovoz.i18n import locale
 from ovoz.notify import services as notify
 from ovoz.pagination import Page, paginate
 from ovoz.petitions.tables import (
+    Attachment,
     Invalidation,
     Petition,
     PetitionCount,
@@ -39,6 +44,7 @@ from ovoz.petitions.tables import (
     Signature,
     Sponsor,
 )
+from ovoz.reports.photos import PhotoError, process_photo
 from ovoz.settings import PETITION_LEVELS, PetitionRules, get_settings
 from ovoz.store.services import hit
 
@@ -93,6 +99,9 @@ DECISIONS = {
     "partly_accepted": locale.lazy("Partly accepted"),
     "not_accepted": locale.lazy("Not accepted"),
 }
+# Documents an answer may carry: PDFs as they are, photos re-encoded without metadata.
+MAX_ATTACHMENTS = 5
+ATTACHMENT_NAME = re.compile(r"^[0-9a-f]{32}\.(pdf|jpg)$")
 SHARDS = 16
 TITLE_MIN, TITLE_MAX = 10, 150
 TEXT_MIN, TEXT_MAX = 50, 6000
@@ -108,6 +117,7 @@ ErrorCode = Literal[
     "already_sponsored", "not_seeking", "not_in_moderation", "bad_reason", "note_required",
     "unknown_duplicate", "not_signable", "already_signed", "not_signed", "too_many",
     "cannot_withdraw", "not_answerable", "bad_decision", "bad_response", "bad_invalidation",
+    "bad_attachment",
 ]
 
 
@@ -125,6 +135,12 @@ class PetitionError(ValueError):
 class Staff:
     id: int
     grants: tuple[Grant, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    filename: str
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +171,10 @@ def _clean(text: str) -> str:
 
 
 def search_text(*parts: str) -> str:
-    """Title and text folded to Uzbek Latin without case or apostrophes, for search."""
-    return " ".join(geo.search_keys(part)[0] for part in parts)
+    """Title and text folded twice, without case or apostrophes: to Uzbek Latin, and to the
+    Cyrillic a Russian keyboard types, so a search in either finds it."""
+    keys = [geo.search_keys(part) for part in parts]
+    return " ".join(latin for latin, _ in keys) + " | " + " ".join(cyr for _, cyr in keys)
 
 
 # -- places and eligibility -------------------------------------------------------------------
@@ -213,7 +231,7 @@ async def home_area(resident: dict[str, Any]) -> Area:
     return area
 
 
-def _verified(resident: dict[str, Any]) -> bool:
+def can_start(resident: dict[str, Any]) -> bool:
     """Confirmed by the mahalla or by OneID: enough to start or sponsor a petition."""
     levels = verification_levels(resident)
     return "residence" in levels or "oneid" in levels
@@ -277,7 +295,7 @@ def _checked(text: PetitionText) -> PetitionText:
 async def create_draft(resident_id: int, text: PetitionText) -> int:
     """A verified resident starts a petition to a body of their own area."""
     author = await _resident(resident_id)
-    if not _verified(author):
+    if not can_start(author):
         raise PetitionError("not_verified")
     text = _checked(text)
     area = await addressee_area(text.level, text.place_id)
@@ -297,14 +315,25 @@ async def petition(petition_id: int) -> dict[str, Any] | None:
     return await Petition.select().where(Petition.id == petition_id).first()
 
 
+async def _locked(petition_id: int) -> dict[str, Any]:
+    """The petition, locked for the caller's transaction: two moderators, or the last two
+    sponsors, acting at once are applied one after the other (SQLite's IMMEDIATE transaction
+    already does this)."""
+    query = Petition.select().where(Petition.id == petition_id)
+    if isinstance(current_engine(), PostgresEngine):
+        query = query.lock_rows("UPDATE")
+    row = await query.first()
+    if row is None:
+        raise PetitionError("not_found")
+    return row
+
+
 async def by_sponsor_code(code: str) -> dict[str, Any] | None:
     return await Petition.select().where(Petition.sponsor_code == code).first()
 
 
 async def _own(petition_id: int, resident_id: int) -> dict[str, Any]:
-    row = await petition(petition_id)
-    if row is None:
-        raise PetitionError("not_found")
+    row = await _locked(petition_id)
     if row["author"] != resident_id:
         raise PetitionError("not_author")
     return row
@@ -362,15 +391,13 @@ async def sponsor(petition_id: int, resident_id: int) -> bool:
     """A verified resident of the area vouches; the last sponsor needed sends the petition to
     moderation. Returns whether it went to moderation with this sponsor."""
     async with transaction():
-        row = await petition(petition_id)
-        if row is None:
-            raise PetitionError("not_found")
+        row = await _locked(petition_id)
         if row["status"] != SEEKING_SPONSORS:
             raise PetitionError("not_seeking")
         if row["author"] == resident_id:
             raise PetitionError("own_petition")
         backer = await _resident(resident_id)
-        if not _verified(backer):
+        if not can_start(backer):
             raise PetitionError("not_verified")
         if not petition_area(row).holds(await home_area(backer)):
             raise PetitionError("outside_area")
@@ -391,6 +418,7 @@ async def _to_moderation(row: dict[str, Any]) -> None:
     await Petition.update({
         Petition.status: IN_MODERATION, Petition.moderation_requested_at: at,
         Petition.moderation_rounds: row["moderation_rounds"] + 1, Petition.updated_at: at,
+        Petition.closed_at: None,
     }).where(Petition.id == row["id"])
     await _record("in_moderation", row["id"], {"round": row["moderation_rounds"] + 1})
 
@@ -431,9 +459,7 @@ async def moderate(staff: Staff, petition_id: int, approve: bool, reason: str = 
     """Open the petition for signatures, or refuse it on one of the law's grounds."""
     at = now()
     async with transaction():
-        row = await petition(petition_id)
-        if row is None:
-            raise PetitionError("not_found")
+        row = await _locked(petition_id)
         await _require(staff, Action.MODERATE, row)
         if row["status"] != IN_MODERATION:
             raise PetitionError("not_in_moderation")
@@ -457,6 +483,7 @@ async def moderate(staff: Staff, petition_id: int, approve: bool, reason: str = 
                 raise PetitionError("unknown_duplicate", "duplicate_of")
         await Petition.update({
             Petition.status: REJECTED, Petition.moderated_at: at, Petition.updated_at: at,
+            Petition.closed_at: at,
             Petition.rejection_reason: reason, Petition.rejection_note: note[:2000],
             Petition.duplicate_of: duplicate_of if reason == "duplicate" else None,
         }).where(Petition.id == petition_id)
@@ -464,11 +491,15 @@ async def moderate(staff: Staff, petition_id: int, approve: bool, reason: str = 
         await _tell_followers(row, "petition.rejected", f"rejected:{row['moderation_rounds']}")
 
 
+def can_withdraw(row: dict[str, Any]) -> bool:
+    """The author may withdraw a petition until the threshold is reached."""
+    return row["status"] in (DRAFT, SEEKING_SPONSORS, IN_MODERATION, OPEN, REJECTED)
+
+
 async def withdraw(resident_id: int, petition_id: int) -> None:
-    """The author may withdraw it until the threshold is reached."""
     async with transaction():
         row = await _own(petition_id, resident_id)
-        if row["status"] not in (DRAFT, SEEKING_SPONSORS, IN_MODERATION, OPEN, REJECTED):
+        if not can_withdraw(row):
             raise PetitionError("cannot_withdraw")
         await Petition.update({Petition.status: WITHDRAWN, Petition.closed_at: now(),
                                Petition.updated_at: now()}).where(Petition.id == petition_id)
@@ -576,7 +607,8 @@ async def _reach_threshold(row: dict[str, Any]) -> None:
 
 
 async def answering_staff(area: Area) -> list[int]:
-    """Officials whose grants cover the area (district-wide officials of its district)."""
+    """The officials of the addressee: the regional hokimiyat's for a regional petition,
+    district-wide officials of the district otherwise."""
     grants = await RoleGrant.select(RoleGrant.staff, RoleGrant.role, RoleGrant.region,
                                     RoleGrant.district, RoleGrant.department_id).where(
         RoleGrant.revoked_at.is_null() & (RoleGrant.role == "official")
@@ -585,7 +617,7 @@ async def answering_staff(area: Area) -> list[int]:
     for grant in grants:
         if grant["department_id"] is not None:
             continue
-        if area.district_id is None or grant["district"] == area.district_id:
+        if grant["district"] == area.district_id:
             chosen.append(grant["staff"])
     return sorted(set(chosen))
 
@@ -661,10 +693,10 @@ async def invalidate(staff: Staff, petition_id: int, reason: str, *,
     if not (address_digest or device_digest or mahalla_id is not None):
         raise PetitionError("bad_invalidation")
     async with transaction():
-        row = await petition(petition_id)
-        if row is None:
-            raise PetitionError("not_found")
+        row = await _locked(petition_id)
         await _require(staff, Action.MODERATE, row)
+        if row["status"] not in SIGNABLE:
+            raise PetitionError("not_signable")
         condition: Any = (Signature.petition == petition_id) & (
             Signature.valid == True)  # noqa: E712
         if address_digest:
@@ -690,27 +722,67 @@ async def invalidate(staff: Staff, petition_id: int, reason: str, *,
 
 # -- the answer -------------------------------------------------------------------------------
 
+def attachment_path(name: str) -> Path:
+    if not ATTACHMENT_NAME.match(name):
+        raise ValueError("not an attachment name")
+    return get_settings().upload_dir / "petitions" / name[:2] / name
+
+
+def _stored_attachment(upload: Upload) -> dict[str, Any]:
+    """Check one document and keep it by the digest of what is stored."""
+    limit = get_settings().max_upload_mb * 1024 * 1024
+    if len(upload.data) > limit:
+        raise PetitionError("bad_attachment", "attachments")
+    if upload.data.startswith(b"%PDF-"):
+        data, media_type, suffix = upload.data, "application/pdf", ".pdf"
+    else:
+        try:
+            data = process_photo(upload.data, limit).data
+        except PhotoError:
+            raise PetitionError("bad_attachment", "attachments") from None
+        media_type, suffix = "image/jpeg", ".jpg"
+    name = hashlib.sha256(data).hexdigest()[:32] + suffix
+    write_once(attachment_path(name), data)
+    shown = " ".join(upload.filename.replace("/", " ").replace("\\", " ").split())[-160:]
+    return {"name": name, "filename": shown or name, "media_type": media_type,
+            "size": len(data)}
+
+
+async def attachments(petition_id: int) -> list[dict[str, Any]]:
+    return await Attachment.select(Attachment.name, Attachment.filename,
+                                   Attachment.media_type, Attachment.size).where(
+        Attachment.response.petition == petition_id).order_by(Attachment.id)
+
+
 async def respond(staff: Staff, petition_id: int, decision: str, text: str,
-                  official_name: str, official_post: str) -> None:
-    """Publish the addressee's answer and tell every signer."""
+                  official_name: str, official_post: str,
+                  documents: Sequence[Upload] = ()) -> None:
+    """Publish the addressee's answer, with its documents, and tell every signer."""
     text, official_name, official_post = (_clean(text), " ".join(official_name.split()),
                                           " ".join(official_post.split()))
     if decision not in DECISIONS:
         raise PetitionError("bad_decision", "decision")
-    if len(text) < 20 or not official_name or not official_post:
-        raise PetitionError("bad_response", "text" if len(text) < 20 else "official_name")
+    if len(text) < 20:
+        raise PetitionError("bad_response", "text")
+    if not official_name:
+        raise PetitionError("bad_response", "official_name")
+    if not official_post:
+        raise PetitionError("bad_response", "official_post")
+    if len(documents) > MAX_ATTACHMENTS:
+        raise PetitionError("bad_attachment", "attachments")
+    stored = [_stored_attachment(document) for document in documents]
     at = now()
     async with transaction():
-        row = await petition(petition_id)
-        if row is None:
-            raise PetitionError("not_found")
+        row = await _locked(petition_id)
         await _require(staff, Action.ANSWER, row)
         if row["status"] != THRESHOLD_REACHED:
             raise PetitionError("not_answerable")
-        await Response.insert(Response(
+        created = await Response.insert(Response(
             petition=petition_id, decision=decision, text=text, staff=staff.id,
             official_name=official_name[:120], official_post=official_post[:160],
-            published_at=at))
+            published_at=at)).returning(Response.id)
+        for document in stored:
+            await Attachment.insert(Attachment(response=created[0]["id"], **document))
         await Petition.update({Petition.status: RESPONDED, Petition.responded_at: at,
                                Petition.updated_at: at}).where(Petition.id == petition_id)
         await _record("responded", petition_id, {"decision": decision})
@@ -743,8 +815,17 @@ def _where(filters: Filters) -> Any:
     if filters.topic in TOPICS:
         condition &= Petition.topic == filters.topic
     if filters.search:
-        for word in geo.search_keys(filters.search)[0].split():
-            condition &= Petition.search_text.like(f"%{word}%")
+        either: Any = None
+        for key in dict.fromkeys(geo.search_keys(filters.search)):
+            words = key.split()
+            if not words:
+                continue
+            all_words: Any = Petition.search_text.like(f"%{words[0]}%")
+            for word in words[1:]:
+                all_words &= Petition.search_text.like(f"%{word}%")
+            either = all_words if either is None else either | all_words
+        if either is not None:
+            condition &= either
     return condition
 
 
@@ -796,9 +877,12 @@ async def close_due(at: datetime | None = None) -> dict[str, int]:
         & (Petition.closed_at <= retention))
     for row in finished:
         async with transaction():
-            await Signature.update({Signature.resident: None}).where(
-                Signature.petition == row["id"])
+            await Signature.update({
+                Signature.resident: None, Signature.address_digest: "",
+                Signature.device_digest: "", Signature.paper_form: "",
+            }).where(Signature.petition == row["id"])
             await Sponsor.delete().where(Sponsor.petition == row["id"])
+            await notify.drop_follows(subject(row["id"]))
             await Petition.update({Petition.anonymised_at: at}).where(Petition.id == row["id"])
             done["anonymised"] += 1
     return done

@@ -8,14 +8,13 @@ them: a failed transaction leaves an unreferenced file, never a row without its 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
+from ovoz.files import write_once
 from ovoz.reports.photos import ProcessedPhoto, thumbnail
 from ovoz.settings import get_settings
 
@@ -34,21 +33,6 @@ def path_of(name: str, size: str) -> Path:
     return folder() / name[:2] / f"{name}{suffix}"
 
 
-def _write(path: Path, data: bytes) -> None:
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written aside and renamed, so a reader never sees half a photo.
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 @dataclass(frozen=True, slots=True)
 class StoredPhoto:
     name: str
@@ -62,8 +46,8 @@ def save(photo: ProcessedPhoto | StoredPhoto) -> StoredPhoto:
     if isinstance(photo, StoredPhoto):
         return photo
     name = hashlib.sha256(photo.data).hexdigest()[:32]
-    _write(path_of(name, "full"), photo.data)
-    _write(path_of(name, "thumb"), thumbnail(photo))
+    write_once(path_of(name, "full"), photo.data)
+    write_once(path_of(name, "thumb"), thumbnail(photo))
     return StoredPhoto(name, photo.width, photo.height, photo.gps)
 
 
