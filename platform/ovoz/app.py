@@ -33,6 +33,10 @@ from ovoz.jobs import JOBS
 from ovoz.ledger.api import LedgerApi
 from ovoz.notify.controllers import NotificationsController
 from ovoz.notify.worker import Worker
+from ovoz.petitions.api import PetitionsApi
+from ovoz.petitions.controllers import PetitionsController
+from ovoz.petitions.feeds import PetitionFeedsController
+from ovoz.petitions.staff_controllers import PetitionsStaffController
 from ovoz.reports.api import ReportsApi
 from ovoz.reports.controllers import ReportsController
 from ovoz.reports.feeds import ReportFeedsController
@@ -104,11 +108,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReportsController,
             ReportsStaffController,
             ReportFeedsController,
+            PetitionsController,
+            PetitionFeedsController,
+            PetitionsStaffController,
             GeoApi,
             LedgerApi,
             AuthApi,
             MeApi,
             ReportsApi,
+            PetitionsApi,
             Open311Controller,
             create_static_files_router(
                 path="/static",

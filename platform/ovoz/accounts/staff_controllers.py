@@ -183,7 +183,10 @@ class StaffAreaController(Controller):
                           role_names=RoleNames(),
                           can_view_audit=allowed(identity, Action.VIEW_AUDIT, NATIONAL),
                           can_manage_roles=allowed(identity, Action.MANAGE_ROLES, NATIONAL),
-                          can_answer=bool(scopes(identity, Action.ANSWER)))
+                          can_answer=bool(scopes(identity, Action.ANSWER)),
+                          can_petitions=bool(scopes(identity, Action.MODERATE)
+                                             or scopes(identity, Action.ANSWER)
+                                             or scopes(identity, Action.ASSIST_RESIDENT)))
 
     @post("/signout-everywhere", name="staff:signout_everywhere")
     async def sign_out_everywhere(self, request: Request) -> Redirect:
