@@ -1,5 +1,6 @@
-/* Ovoz maps: the reports map (#report-map) and the report form's location picker
-   (#location-picker). Pages work without this script; it only adds the map. */
+/* Ovoz maps: the reports map (#report-map), the report form's location picker
+   (#location-picker) and a petition's signatures by mahalla (#signature-map). Pages work
+   without this script; it only adds the map. */
 (function () {
   "use strict";
   if (!window.L) { return; }
@@ -190,9 +191,30 @@
     }
   }
 
+  /* A petition's signatures by mahalla: a circle per mahalla, its area growing with the count;
+     the table beside it carries the same figures for everyone. */
+  function signatureMap(el) {
+    var points = JSON.parse(el.dataset.points || "[]");
+    if (!points.length) { return; }
+    var map = baseMap(el);
+    var most = Math.max.apply(null, points.map(function (p) { return p.signatures; }));
+    var bounds = L.latLngBounds([]);
+    points.forEach(function (p) {
+      var at = L.latLng(p.lat, p.lon);
+      bounds.extend(at);
+      L.circleMarker(at, {
+        radius: 6 + 24 * Math.sqrt(p.signatures / most),
+        color: "#07402a", weight: 2, fillColor: "#0b5d3b", fillOpacity: 0.45
+      }).bindTooltip(escapeHtml(p.name + ": " + p.signatures)).addTo(map);
+    });
+    map.fitBounds(bounds.pad(0.3), { maxZoom: 14 });
+  }
+
   function start() {
     var map = document.getElementById("report-map");
     if (map) { reportsMap(map); }
+    var signatures = document.getElementById("signature-map");
+    if (signatures) { signatureMap(signatures); }
     var picker = document.getElementById("location-picker");
     if (picker) { locationPicker(picker); }
   }

@@ -4,6 +4,8 @@ poster, and the author's page."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from dataclasses import replace
 from datetime import timedelta
@@ -171,6 +173,12 @@ async def test_a_petition_goes_from_draft_to_answer_in_the_browser(
         Mahalla.id.is_in([mahallas[0], mahallas[2]])).output(as_list=True)
     for name in names:
         assert f'<th scope="row">{name}</th>' in answered.text
+    # The same tally drawn on the map: a point per mahalla with a known centre.
+    points = re.search(r'id="signature-map"[^>]* data-points="([^"]+)"', answered.text)
+    assert points is not None and "leaflet.js" in answered.text
+    drawn = json.loads(html.unescape(points[1]))
+    assert {p["name"] for p in drawn} == set(names)
+    assert sum(p["signatures"] for p in drawn) == await services.count(petition_id)
     assert "+99890" not in answered.text and "Fuqaro" not in answered.text
 
 

@@ -3,6 +3,7 @@ for mahalla notice boards, and the author's path from draft through sponsors to 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import secrets
@@ -198,6 +199,20 @@ async def mahalla_names(ids: Iterable[int | None]) -> dict[int, str]:
     return {row["id"]: locale.localised_name(row) for row in rows}
 
 
+async def signature_points(tally: list[dict[str, Any]], names: dict[int, str]) -> str:
+    """The tally by mahalla as points for the map (mahallas with a known centre), as JSON."""
+    wanted = [entry["mahalla"] for entry in tally if entry["mahalla"]]
+    centres = {row["id"]: row for row in await Mahalla.select(
+        Mahalla.id, Mahalla.centre_lat, Mahalla.centre_lon).where(
+        Mahalla.id.is_in(wanted or [-1]))}
+    points = [{"lat": centres[e["mahalla"]]["centre_lat"],
+               "lon": centres[e["mahalla"]]["centre_lon"],
+               "name": names.get(e["mahalla"], ""), "signatures": e["signatures"]}
+              for e in tally
+              if e["mahalla"] in centres and centres[e["mahalla"]]["centre_lat"] is not None]
+    return json.dumps(points, ensure_ascii=False) if points else ""
+
+
 async def addressees(resident: dict[str, Any]) -> list[dict[str, Any]]:
     """The bodies a resident may petition, each with the place taken from their home: their
     mahalla's assembly, their district's hokimiyat and Kengash, their region's hokimiyat."""
@@ -340,6 +355,7 @@ class PetitionsController(Controller):
                      if refusal else ""),
             is_author=resident is not None and resident["id"] == row["author"],
             tally=tally, mahalla_names=names, answer=answer, documents=documents,
+            signature_points=await signature_points(tally, names),
             decision=label(services.DECISIONS, answer["decision"]) if answer else "",
             original=original, link=services.link(petition_id),
             public=services.PUBLIC_STATUSES, signable=services.SIGNABLE,
