@@ -307,7 +307,9 @@ async def test_a_resident_signs_at_the_mahalla_office_with_a_code_from_their_pho
     assert "+998 90 *** ** 00" in sent.text
     code = last_code(phone)
     text = sms_outbox()[-1]["text"]
-    assert f"petition №{open_id}" in text and "sign-in" not in text
+    # In the resident's language (Uzbek here), naming the petition, and not a sign-in code.
+    assert f"№{open_id} petitsiyani imzolash kodi {code}" in text
+    assert "kirish" not in text.lower()
     # Read aloud at the desk, the code cannot sign anyone in to Ovoz.
     with pytest.raises(accounts.SignInError):
         await accounts.sign_in_with_code(phone, code, "198.51.100.1")
