@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ovoz.notify.schedule import DIGEST, HOUSEKEEPING, DailyJob
 from ovoz.petitions import services as petitions
 from ovoz.reports import services as reports
@@ -12,4 +14,15 @@ FIX_CHECK = DailyJob("reports.fix_check", 10, lambda moment, at: reports.ask_fix
 # Just after midnight: windows that ended yesterday close, old signers are anonymised.
 PETITION_DEADLINES = DailyJob("petitions.deadlines", 0, lambda moment, at: petitions.close_due(at))
 
-JOBS: tuple[DailyJob, ...] = (HOUSEKEEPING, DIGEST, FIX_CHECK, PETITION_DEADLINES)
+
+
+async def remind_deadlines(at: datetime) -> None:
+    await reports.remind_due(at)
+    await petitions.remind_due(at)
+
+
+# In the morning, when offices open: what falls due soon, and what has passed.
+DEADLINE_REMINDERS = DailyJob("deadlines.remind", 9, lambda moment, at: remind_deadlines(at))
+
+JOBS: tuple[DailyJob, ...] = (HOUSEKEEPING, DIGEST, FIX_CHECK, PETITION_DEADLINES,
+                              DEADLINE_REMINDERS)

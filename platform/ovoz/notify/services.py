@@ -11,7 +11,7 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from piccolo.engine.postgres import PostgresEngine
@@ -180,7 +180,8 @@ async def claim(batch: int, at: datetime | None = None, lease: timedelta = LEASE
 
 def render(template: str, payload: Mapping[str, Any], language: str) -> str:
     """The message in the reader's language. A payload key ending in _msgid holds a message to
-    translate, one ending in _names the four names of a thing; both lose the suffix."""
+    translate, one ending in _names the four names of a thing, one ending in _day an ISO date
+    to write the reader's way; each loses the suffix."""
     token = locale.current_language.set(language)
     try:
         values: dict[str, Any] = {}
@@ -189,6 +190,9 @@ def render(template: str, payload: Mapping[str, Any], language: str) -> str:
                 values[key.removesuffix("_msgid")] = locale.gettext(value)
             elif key.endswith("_names") and isinstance(value, Mapping):
                 values[key.removesuffix("_names")] = locale.localised_name(value, language)
+            elif key.endswith("_day"):
+                values[key.removesuffix("_day")] = locale.format_date(
+                    date.fromisoformat(value), language)
             else:
                 values[key] = value
         return locale.gettext(TEMPLATES[template], **values)

@@ -622,6 +622,31 @@ async def answering_staff(area: Area) -> list[int]:
     return sorted(set(chosen))
 
 
+REMIND_BEFORE = timedelta(days=3)
+OVERDUE_WINDOW = timedelta(days=7)
+
+
+async def remind_due(at: datetime | None = None) -> int:
+    """Tell the addressee's officials three days before the answer is due, and once it has
+    passed; returns how many messages were queued."""
+    at = at or now()
+    rows = await Petition.select().where(
+        (Petition.status == THRESHOLD_REACHED) & Petition.response_due_at.is_not_null()
+        & (Petition.response_due_at <= at + REMIND_BEFORE)
+        & (Petition.response_due_at > at - OVERDUE_WINDOW))
+    queued = 0
+    for row in rows:
+        overdue = row["response_due_at"] <= at
+        template = "obligation.overdue" if overdue else "obligation.due_soon"
+        day = row["response_due_at"].astimezone(locale.TASHKENT).date().isoformat()
+        payload = {"title": row["title"], "date_day": day,
+                   "link": f"{get_settings().base_url}/staff/petitions/{row['id']}"}
+        for staff_id in await answering_staff(petition_area(row)):
+            queued += await notify.enqueue(f"petition:{row['id']}:{template}:{day}:{staff_id}",
+                                           "staff", staff_id, template, payload)
+    return queued
+
+
 async def signed(petition_id: int, resident_id: int) -> bool:
     return await Signature.exists().where((Signature.petition == petition_id)
                                           & (Signature.resident == resident_id)

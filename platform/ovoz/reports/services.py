@@ -27,6 +27,7 @@ from ovoz.accounts.permissions import (
     require,
     scopes,
 )
+from ovoz.accounts.tables import RoleGrant
 from ovoz.db import current_engine, transaction
 from ovoz.geo import services as geo
 from ovoz.geo.tables import District, Mahalla
@@ -886,6 +887,44 @@ async def ask_fix_checks(at: datetime | None = None) -> int:
                                                   for c in locale.NAME_COLUMNS.values()},
                  "link": report_link(row["id"])})
     return asked
+
+
+REMIND_BEFORE = timedelta(days=2)
+# Reminders of a passed due date go on being offered this long; the outbox key makes each one
+# go out once, on the first day it is due.
+OVERDUE_WINDOW = timedelta(days=7)
+
+
+async def answering_officials(report: dict[str, Any]) -> list[int]:
+    """The officials who answer a report: its department's, and the district's district-wide."""
+    grants = await RoleGrant.select(RoleGrant.staff, RoleGrant.department_id).where(
+        RoleGrant.revoked_at.is_null() & (RoleGrant.role == "official")
+        & (RoleGrant.district == report["district"]))
+    return sorted({grant["staff"] for grant in grants
+                   if grant["department_id"] in (None, report["department"])})
+
+
+async def remind_due(at: datetime | None = None) -> int:
+    """Tell the answering officials two days before a report is due, and once it has passed;
+    returns how many messages were queued."""
+    at = at or now()
+    rows = await Report.select(
+        Report.id, Report.district, Report.department, Report.due_at, Report.category,
+    ).where(Report.status.is_in(list(OPEN_STATUSES)) & (Report.due_at <= at + REMIND_BEFORE)
+            & (Report.due_at > at - OVERDUE_WINDOW))
+    queued = 0
+    for row in rows:
+        overdue = row["due_at"] <= at
+        template = "obligation.overdue" if overdue else "obligation.due_soon"
+        category = await Category.select().where(Category.id == row["category"]).first()
+        assert category is not None
+        day = row["due_at"].astimezone(locale.TASHKENT).date().isoformat()
+        payload = {"title_names": {c: category[c] for c in locale.NAME_COLUMNS.values()},
+                   "date_day": day, "link": f"{get_settings().base_url}/staff/reports/{row['id']}"}
+        for staff_id in await answering_officials(row):
+            queued += await notify.enqueue(f"report:{row['id']}:{template}:{day}:{staff_id}",
+                                           "staff", staff_id, template, payload)
+    return queued
 
 
 async def mahalla_choices(district_ids: Sequence[int]) -> list[dict[str, Any]]:
