@@ -186,6 +186,9 @@
           map.setView(here, Math.max(map.getZoom(), 16));
         }, function () {
           locate.disabled = false;
+          // Refused or unknown: say so in the page's language, where a screen reader hears it.
+          var status = document.getElementById("location-status");
+          if (status) { status.textContent = locate.dataset.refused || ""; }
         }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
       });
     }

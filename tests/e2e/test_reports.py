@@ -38,6 +38,11 @@ async def test_a_pothole_with_a_photo_at_a_map_point(live_site: LiveSite, browse
     await page.goto(f"{live_site.url}/reports/new")
     await fits_the_phone(page)
     await page.select_option("select[name=category]", "roads.pothole")
+    # The browser here shares no position: the resident is told, in their language, what to do.
+    await page.click("#use-my-location")
+    await page.wait_for_function(
+        "document.getElementById('location-status').textContent.length > 0")
+    assert "xarita" in (await page.text_content("#location-status")).lower()
     picker = page.locator("#location-picker")
     await picker.click(position={"x": 160, "y": 90})
     assert re.fullmatch(r"4\d\.\d{6}", await page.input_value("input[name=lat]"))
