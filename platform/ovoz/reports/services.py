@@ -156,6 +156,12 @@ async def categories() -> list[dict[str, Any]]:
     return await Category.select().order_by(Category.position)
 
 
+async def category_names() -> dict[int, dict[str, str]]:
+    """Every category's four names by id, read once for a batch of messages."""
+    return {row["id"]: {column: row[column] for column in locale.NAME_COLUMNS.values()}
+            for row in await categories()}
+
+
 async def category_by_code(code: str) -> dict[str, Any] | None:
     return await Category.select().where(Category.code == code).first()
 
@@ -869,6 +875,7 @@ async def ask_fix_checks(at: datetime | None = None) -> int:
     due = await Report.select(Report.id, Report.author, Report.fix_round, Report.category
                               ).where((Report.status == FIXED) & (Report.fixed_at <= cutoff)
                                       & Report.fix_check_sent_at.is_null())
+    names = await category_names()
     asked = 0
     for row in due:
         async with transaction():
@@ -878,13 +885,10 @@ async def ask_fix_checks(at: datetime | None = None) -> int:
             if not claimed:
                 continue
             asked += 1
-            category = await Category.select().where(Category.id == row["category"]).first()
-            assert category is not None
             await notify.enqueue(
                 f"report:{row['id']}:fix_check:{row['fix_round']}", "resident", row["author"],
                 "report.fix_check",
-                {"id": row["id"], "title_names": {c: category[c]
-                                                  for c in locale.NAME_COLUMNS.values()},
+                {"id": row["id"], "title_names": names[row["category"]],
                  "link": report_link(row["id"])})
     return asked
 
@@ -912,14 +916,13 @@ async def remind_due(at: datetime | None = None) -> int:
         Report.id, Report.district, Report.department, Report.due_at, Report.category,
     ).where(Report.status.is_in(list(OPEN_STATUSES)) & (Report.due_at <= at + REMIND_BEFORE)
             & (Report.due_at > at - OVERDUE_WINDOW))
+    names = await category_names()
     queued = 0
     for row in rows:
         overdue = row["due_at"] <= at
         template = "obligation.overdue" if overdue else "obligation.due_soon"
-        category = await Category.select().where(Category.id == row["category"]).first()
-        assert category is not None
         day = row["due_at"].astimezone(locale.TASHKENT).date().isoformat()
-        payload = {"title_names": {c: category[c] for c in locale.NAME_COLUMNS.values()},
+        payload = {"title_names": names[row["category"]],
                    "date_day": day, "link": f"{get_settings().base_url}/staff/reports/{row['id']}"}
         for staff_id in await answering_officials(row):
             queued += await notify.enqueue(f"report:{row['id']}:{template}:{day}:{staff_id}",
