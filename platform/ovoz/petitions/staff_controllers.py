@@ -15,7 +15,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from ovoz.accounts import sessions
+from ovoz.accounts import desk, sessions
 from ovoz.accounts.controllers import sign_in_message
 from ovoz.accounts.permissions import (
     NATIONAL,
@@ -71,22 +71,7 @@ def petition_message(error: services.PetitionError) -> str:
 
 
 def assist_message(error: assisted.AssistError) -> str:
-    messages = {
-        "unknown_resident": locale.gettext(
-            "No Ovoz account has this number. The resident needs to sign in to Ovoz once and "
-            "choose their mahalla."),
-        "no_home": locale.gettext("This resident has not chosen a home mahalla in Ovoz."),
-        "other_mahalla": locale.gettext(
-            "This resident lives in another mahalla. Staff of their own mahalla can sign for "
-            "them."),
-        "residence_unchecked": locale.gettext(
-            "Confirm that you have checked the resident's documents: they live in this "
-            "mahalla."),
-        "paper_form_required": locale.gettext(
-            "Write the number of the paper form, up to %(count)s characters.",
-            count=assisted.PAPER_FORM_MAX),
-    }
-    return messages[error.code]
+    return desk.message(error, assisted.PAPER_FORM_MAX)
 
 
 def waited(since: datetime | None, at: datetime) -> str:
