@@ -34,6 +34,9 @@ POSTGRES_URL = os.environ.get("OVOZ_TEST_DATABASE_URL", "").strip()
 ENGINES = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 # Tables emptied before each test; places (regions, districts) are loaded once and only read.
 MUTABLE_TABLES = (
+    "planning_delivery_comment", "planning_photo", "planning_delivery_update",
+    "planning_result", "planning_ballot_choice", "planning_ballot", "planning_proposal",
+    "planning_mahalla_budget", "planning_cycle",
     "petitions_attachment", "petitions_response", "petitions_count", "petitions_signature",
     "petitions_invalidation", "petitions_sponsor", "petitions_petition",
     "reports_fix_feedback", "reports_support", "reports_photo", "reports_update",

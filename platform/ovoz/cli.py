@@ -8,11 +8,14 @@ import io
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from ovoz.settings import SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from ovoz.planning.pabulib import PbFile
 
 T = TypeVar("T")
 
@@ -96,6 +99,7 @@ def migrate() -> None:
 def seed(demo: bool) -> None:
     """Load the shipped places and categories (and, with --demo, demo content)."""
     from ovoz.geo import services as geo
+    from ovoz.planning.demo import seed_demo as seed_demo_planning
     from ovoz.reports import services as reports
     from ovoz.reports.demo import seed_demo_reports
 
@@ -108,6 +112,7 @@ def seed(demo: bool) -> None:
             data = (geo.ROOT / "seeds" / "demo" / "mahallas.csv").read_bytes()
             summary = await geo.import_mahallas(data, demo=True)
             message += f" Demo mahallas: {summary.created} added, {summary.updated} updated."
+            await seed_demo_planning()
             message += f" Demo reports: {await seed_demo_reports()} added."
         return message
 
@@ -348,6 +353,138 @@ def open311_revoke_client(client_id: int) -> None:
     click.echo(f"Open311 client {client_id} revoked." if revoked
                else f"Open311 client {client_id} was already revoked.")
 
+
+@cli.group()
+def pb() -> None:
+    """Pabulib .pb files: count, export and import planning votes."""
+
+
+def _read_pb(pb_file: Path) -> PbFile:
+    from ovoz.planning import pabulib
+
+    try:
+        return pabulib.parse(pb_file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{pb_file.name}: not UTF-8 text") from None
+    except pabulib.PbError as error:
+        raise click.ClickException(f"{pb_file.name}: {error}") from None
+
+
+@pb.command("tally")
+@click.argument("pb_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rule", type=click.Choice(["greedy", "mes"]), required=True,
+              help="greedy: by approvals while money lasts; mes: the Method of Equal Shares.")
+@click.option("--sat", "satisfaction", type=click.Choice(["cost", "cardinality"]),
+              default="cost", show_default=True, help="What a voter gains from a project (mes).")
+@click.option("--completion", type=click.Choice(["none", "add1"]), default="none",
+              show_default=True,
+              help="add1: raise every voter's share by --step while that helps, then greedy "
+                   "(mes).")
+@click.option("--step", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How much add1 raises each share at a time (pabutools' "
+                   "voter_budget_increment; Ovoz's cycles use 1000 soums).")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"selected": [...], "spent": N, "budget": N} only.')
+def pb_tally(pb_file: Path, rule: str, satisfaction: str, completion: str, step: int,
+             as_json: bool) -> None:
+    """Count a .pb file's approval ballots (no database).
+
+    Prints each project's verdict, or with --json only the selection, the money spent and the
+    budget. Ties go to the project id first in text order, as in pabutools.
+    """
+    import json
+
+    from ovoz.planning import pabulib, tally
+
+    if rule == "greedy" and (satisfaction, completion) != ("cost", "none"):
+        raise click.UsageError("--sat and --completion apply to --rule mes only")
+    election = pabulib.election_of(_read_pb(pb_file))
+    if rule == "greedy":
+        outcome = tally.greedy(election)
+    else:
+        outcome = tally.equal_shares(election, cast("tally.Satisfaction", satisfaction),
+                                     cast("tally.Completion", completion), step)
+    if as_json:
+        click.echo(json.dumps({"selected": list(outcome.selected), "spent": outcome.spent,
+                               "budget": outcome.budget}, ensure_ascii=False))
+        return
+    how = ("greedy by approvals" if rule == "greedy" else
+           f"Method of Equal Shares, {satisfaction} satisfaction, completion {completion}")
+    click.echo(f"{pb_file.name}: {how}. {len(outcome.selected)} of {len(election.costs)} "
+               f"projects selected, {outcome.spent} of {outcome.budget} spent, "
+               f"{election.voters} voters.")
+    chosen = set(outcome.selected)
+    for project in [*outcome.selected, *sorted(set(election.costs) - chosen)]:
+        verdict = outcome.verdicts[project]
+        figures = ", ".join(f"{name} {value}" for name, value in verdict.figures.items())
+        mark = "selected" if verdict.selected else "not selected"
+        click.echo(f"  {project}: {mark}, {verdict.reason} ({figures})")
+
+
+@pb.command("export")
+@click.argument("cycle_id", type=click.IntRange(min=1))
+@click.argument("pb_file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--mahalla", "mahalla_id", type=click.IntRange(min=1),
+              help="The mahalla's ballots, for a cycle that counts each mahalla apart.")
+def pb_export(cycle_id: int, pb_file: Path, mahalla_id: int | None) -> None:
+    """Write a counted cycle's ballots to a .pb file.
+
+    The projects with their costs and the anonymised ballots, as the results were counted.
+    """
+    from ovoz.planning import services
+
+    async def work() -> str:
+        return await services.export_pb(cycle_id, mahalla_id)
+
+    try:
+        text = _run(work)
+    except services.PlanningError as error:
+        raise click.ClickException({
+            "not_found": f"no cycle {cycle_id}" + (f" with mahalla {mahalla_id}"
+                                                   if mahalla_id else ""),
+            "wrong_phase": f"cycle {cycle_id} is not counted yet: ballots are exported once "
+                           "its results are out",
+            "choose_mahalla": f"cycle {cycle_id} counts each mahalla apart: give --mahalla",
+        }.get(error.code, f"cycle {cycle_id} cannot be exported ({error.code})")) from None
+    try:
+        pb_file.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"cannot write {pb_file}: {error.strerror}") from None
+    click.echo(f"Cycle {cycle_id} written to {pb_file}.")
+
+
+@pb.command("import")
+@click.argument("pb_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--district", "district_id", type=click.IntRange(min=1),
+              help="District id (needed unless the file's META has district_id).")
+def pb_import(pb_file: Path, district_id: int | None) -> None:
+    """Create a planning cycle from a .pb file.
+
+    The cycle gets the file's projects and anonymous ballots and is counted at once.
+    """
+    from ovoz.planning import services
+
+    parsed = _read_pb(pb_file)
+    if district_id is None:
+        stated = parsed.meta.get("district_id", "")
+        if not stated:
+            raise click.UsageError("give --district: the file's META has no district_id")
+        if not stated.isdecimal() or int(stated) < 1:
+            raise click.ClickException(
+                f"{pb_file.name}: META district_id {stated!r} is not a district id")
+        district_id = int(stated)
+
+    async def work() -> int:
+        return await services.import_pb(parsed, district_id)
+
+    try:
+        cycle_id = _run(work)
+    except services.PlanningError as error:
+        raise click.ClickException(
+            f"no district {district_id}" if error.code == "not_found"
+            else f"{pb_file.name} cannot be imported ({error.code})") from None
+    click.echo(f"Cycle {cycle_id} created from {pb_file.name}: {len(parsed.projects)} "
+               f"project(s), {len(parsed.votes)} ballot(s).")
 
 def main() -> None:
     try:

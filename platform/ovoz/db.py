@@ -26,6 +26,7 @@ APPS: tuple[str, ...] = (
     "ovoz.notify.piccolo_app",
     "ovoz.reports.piccolo_app",
     "ovoz.petitions.piccolo_app",
+    "ovoz.planning.piccolo_app",
 )
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from ovoz.notify.schedule import DIGEST, HOUSEKEEPING, DailyJob
 from ovoz.petitions import services as petitions
+from ovoz.planning import services as planning
 from ovoz.reports import services as reports
 
 # Mid-morning, so the question about a fix does not wake anyone.
@@ -14,15 +15,18 @@ FIX_CHECK = DailyJob("reports.fix_check", 10, lambda moment, at: reports.ask_fix
 # Just after midnight: windows that ended yesterday close, old signers are anonymised.
 PETITION_DEADLINES = DailyJob("petitions.deadlines", 0, lambda moment, at: petitions.close_due(at))
 
+# Phases start at midnight: proposals move on, and results are counted when voting closes.
+PLANNING_PHASES = DailyJob("planning.phases", 0, lambda moment, at: planning.advance(at))
 
 
 async def remind_deadlines(at: datetime) -> None:
     await reports.remind_due(at)
     await petitions.remind_due(at)
+    await planning.remind_due(at)
 
 
 # In the morning, when offices open: what falls due soon, and what has passed.
 DEADLINE_REMINDERS = DailyJob("deadlines.remind", 9, lambda moment, at: remind_deadlines(at))
 
 JOBS: tuple[DailyJob, ...] = (HOUSEKEEPING, DIGEST, FIX_CHECK, PETITION_DEADLINES,
-                              DEADLINE_REMINDERS)
+                              PLANNING_PHASES, DEADLINE_REMINDERS)

@@ -58,7 +58,8 @@ GRANTS = {
 # Written out here rather than read from ROLE_ACTIONS, so the table itself is under test.
 ENTER = frozenset({Action.VIEW_STAFF_AREA})
 ADMINISTRATE = ENTER | {Action.MANAGE_ROLES, Action.MANAGE_PLACES, Action.MODERATE,
-                        Action.MONITOR, Action.VIEW_AUDIT, Action.MANAGE_DEPARTMENTS}
+                        Action.MONITOR, Action.VIEW_AUDIT, Action.MANAGE_DEPARTMENTS,
+                        Action.MANAGE_CYCLES}
 MODERATE = ENTER | {Action.MODERATE, Action.MONITOR}
 OFFICIATE = ENTER | {Action.ANSWER, Action.MANAGE_CYCLES, Action.MANAGE_DEPARTMENTS}
 DEPARTMENT = ENTER | {Action.ANSWER}

@@ -39,7 +39,7 @@ class Action(StrEnum):
 ROLE_ACTIONS: Final[Mapping[Role, frozenset[Action]]] = MappingProxyType({
     Role.ADMINISTRATOR: frozenset({
         Action.VIEW_STAFF_AREA, Action.MANAGE_ROLES, Action.MANAGE_PLACES, Action.MODERATE,
-        Action.MONITOR, Action.VIEW_AUDIT, Action.MANAGE_DEPARTMENTS,
+        Action.MONITOR, Action.VIEW_AUDIT, Action.MANAGE_DEPARTMENTS, Action.MANAGE_CYCLES,
     }),
     Role.MODERATOR: frozenset({Action.VIEW_STAFF_AREA, Action.MODERATE, Action.MONITOR}),
     Role.OFFICIAL: frozenset({Action.VIEW_STAFF_AREA, Action.ANSWER, Action.MANAGE_CYCLES,
@@ -135,6 +135,14 @@ class Actor(Protocol):
     # A read-only property, so frozen dataclasses and plain attributes both satisfy it.
     @property
     def grants(self) -> Sequence[Grant]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    """The staff member acting: who (for the record) and what they may do."""
+
+    id: int
+    grants: tuple[Grant, ...]
 
 
 def _is_valid(grant: Grant) -> bool:

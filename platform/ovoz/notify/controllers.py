@@ -29,6 +29,8 @@ def recipient(request: Request) -> tuple[str, int] | None:
 SUBJECT_PAGES: dict[str, tuple[str, str]] = {
     "report": ("/reports/{id}", locale.lazy("Report №%(id)s")),
     "petition": ("/petitions/{id}", locale.lazy("Petition №%(id)s")),
+    "cycle": ("/cycles/{id}", locale.lazy("Budget cycle №%(id)s")),
+    "proposal": ("/proposals/{id}", locale.lazy("Proposal №%(id)s")),
     "mahalla": ("/reports", locale.lazy("New reports in your mahalla")),
     "area": ("/reports", locale.lazy("New reports within %(km)s km of your mahalla")),
 }

@@ -54,6 +54,16 @@ TEMPLATES: dict[str, str] = {
         "%(link)s"),
     "report.new_in_area": locale.lazy(
         "New report №%(id)s in your area: “%(title)s”. %(link)s"),
+    "planning.proposals": locale.lazy(
+        "Proposals for “%(title)s” are open until %(until)s: %(link)s"),
+    "planning.voting": locale.lazy("Voting in “%(title)s” is open until %(until)s: %(link)s"),
+    "planning.results": locale.lazy("The results of “%(title)s” are published: %(link)s"),
+    "planning.proposal_reviewed": locale.lazy(
+        "Your proposal “%(title)s” has been reviewed: %(decision)s. %(link)s"),
+    "planning.proposal_merged": locale.lazy(
+        "The proposal “%(title)s” was merged with the similar proposal “%(kept)s”: %(link)s"),
+    "planning.delivery": locale.lazy(
+        "Project “%(title)s”: %(status)s, %(progress)s%% done. %(link)s"),
     "obligation.due_soon": locale.lazy("Due on %(date)s: %(title)s. %(link)s"),
     "obligation.overdue": locale.lazy("Overdue since %(date)s: %(title)s. %(link)s"),
     "digest": locale.lazy("Ovoz: %(count)s new notifications.\n%(items)s"),
