@@ -37,6 +37,9 @@ from ovoz.petitions.api import PetitionsApi
 from ovoz.petitions.controllers import PetitionsController
 from ovoz.petitions.feeds import PetitionFeedsController
 from ovoz.petitions.staff_controllers import PetitionsStaffController
+from ovoz.planning.api import PlanningApi
+from ovoz.planning.controllers import PlanningController
+from ovoz.planning.staff_controllers import PlanningStaffController
 from ovoz.reports.api import ReportsApi
 from ovoz.reports.controllers import ReportsController
 from ovoz.reports.feeds import ReportFeedsController
@@ -111,12 +114,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PetitionsController,
             PetitionFeedsController,
             PetitionsStaffController,
+            PlanningController,
+            PlanningStaffController,
             GeoApi,
             LedgerApi,
             AuthApi,
             MeApi,
             ReportsApi,
             PetitionsApi,
+            PlanningApi,
             Open311Controller,
             create_static_files_router(
                 path="/static",
