@@ -25,7 +25,7 @@ from ovoz.i18n import locale
 from ovoz.petitions import services
 from ovoz.petitions.services import PetitionError
 from ovoz.settings import PETITION_LEVELS, get_settings
-from ovoz.web.forms import FormErrors
+from ovoz.web.forms import Filter, FormErrors, chosen_id
 from ovoz.web.templating import page
 
 Form = URLEncodedBody[dict[str, str]]
@@ -282,13 +282,13 @@ class PetitionsController(Controller):
         self, request: Request, page_number: PageNumber = 1,
         status: Annotated[str | None, QueryParameter(name="status", max_length=20)] = None,
         level: Annotated[str | None, QueryParameter(name="level", max_length=24)] = None,
-        district: Annotated[int | None, QueryParameter(name="district")] = None,
+        district: Filter = None,
         topic: Annotated[str | None, QueryParameter(name="topic", max_length=20)] = None,
         search: Annotated[str | None, QueryParameter(name="q", max_length=100)] = None,
     ) -> Template:
         filters = services.Filters(
             status=status if status in services.PUBLIC_STATUSES else None,
-            level=level if level in PETITION_LEVELS else None, district_id=district,
+            level=level if level in PETITION_LEVELS else None, district_id=chosen_id(district),
             topic=topic if topic in services.TOPICS else None,
             search=(search or "").strip() or None)
         found = await services.search(filters, page_number, get_settings().page_size)

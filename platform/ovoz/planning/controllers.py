@@ -33,14 +33,13 @@ from ovoz.reports import storage
 from ovoz.reports.controllers import photo_message
 from ovoz.reports.photos import PhotoError, process_photo
 from ovoz.settings import get_settings
-from ovoz.web.forms import FormErrors
+from ovoz.web.forms import Filter, FormErrors, chosen_id
 from ovoz.web.templating import page
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 MultipartForm = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 PageNumber = Annotated[int, QueryParameter(name="page", ge=1, le=100_000)]
 # Filters come from <select>s whose "all" choice is empty, so they are read as text.
-Filter = Annotated[str | None, QueryParameter(max_length=20)]
 GEOJSON = "application/geo+json"
 PROPOSAL_FIELDS = ("title", "description", "category", "mahalla_id", "estimated_cost", "lat",
                    "lon")
@@ -68,11 +67,6 @@ def _values(data: Mapping[str, Any], key: str) -> list[str]:
     if value is None:
         return []
     return [str(item) for item in (value if isinstance(value, list) else [value])]
-
-
-def _id(text: str | None) -> int | None:
-    text = (text or "").strip()
-    return int(text) if text.isdecimal() and len(text) <= 12 else None
 
 
 def _soums(text: str) -> int | None:
@@ -246,7 +240,7 @@ def proposal_problems(values: Mapping[str, str], limit: int, errors: FormErrors
             min=services.TEXT_MIN, max=services.TEXT_MAX))
     if values["category"] not in services.CATEGORIES:
         errors.add("category", locale.gettext("Choose what the project is about."))
-    mahalla_id = _id(values["mahalla_id"])
+    mahalla_id = chosen_id(values["mahalla_id"])
     if mahalla_id is None:
         errors.add("mahalla_id", locale.gettext("Choose the mahalla from the list."))
     cost = _soums(values["estimated_cost"])
@@ -375,7 +369,7 @@ class PlanningController(Controller):
     @get("/cycles", name="planning:index")
     async def index(self, request: Request, page_number: PageNumber = 1,
                     district: Filter = None) -> Template:
-        district_id = _id(district)
+        district_id = chosen_id(district)
         found = await services.cycles([district_id] if district_id else None, page_number,
                                       get_settings().page_size)
         found = replace(found, items=[shown_cycle(row, _district_of(row))
@@ -406,7 +400,7 @@ class PlanningController(Controller):
         mahallas = await geo.mahallas_of(row["district"])
         names = {m["id"]: locale.localised_name(m) for m in mahallas}
         budgets = await services.mahalla_budgets(cycle_id)
-        filters = {"mahalla": _id(mahalla),
+        filters = {"mahalla": chosen_id(mahalla),
                    "category": category if category in services.CATEGORIES else None,
                    "status": status if status in services.PUBLIC_PROPOSAL_STATUSES else None}
         visible = services.totals_visible(row)
@@ -527,7 +521,7 @@ class PlanningController(Controller):
         values["different"] = bool(_text(data, "different"))
         photos = await uploaded_photos(data, errors)
         budgets = await services.mahalla_budgets(cycle_id)
-        limit = budgets.get(_id(values["mahalla_id"]) or 0, row["budget"])
+        limit = budgets.get(chosen_id(values["mahalla_id"]) or 0, row["budget"])
         text = proposal_problems(values, limit, errors)
         similar = await services.similar(cycle_id, values["title"], values["description"])
         if text is not None and not errors:
@@ -781,7 +775,7 @@ class PlanningController(Controller):
     async def ballots_pb(self, cycle_id: FromPath[int], mahalla: Filter = None
                          ) -> Response[Any]:
         """The anonymised ballots in the pabulib format, for anyone to count again."""
-        mahalla_id = _id(mahalla)
+        mahalla_id = chosen_id(mahalla)
         try:
             text = await services.export_pb(cycle_id, mahalla_id)
         except PlanningError as error:
@@ -797,7 +791,7 @@ class PlanningController(Controller):
     @get("/projects", name="planning:projects")
     async def projects(self, request: Request, page_number: PageNumber = 1,
                        district: Filter = None, status: Filter = None) -> Template:
-        district_id = _id(district)
+        district_id = chosen_id(district)
         status = status if status in services.DELIVERY_STATUSES else None
         found = await services.winners(district_id, status, page_number,
                                        get_settings().page_size)
@@ -820,7 +814,7 @@ class PlanningController(Controller):
                                ) -> dict[str, Any]:
         """The selected projects with a point, for the map (the first page's worth)."""
         found = await services.winners(
-            _id(district), status if status in services.DELIVERY_STATUSES else None, 1,
+            chosen_id(district), status if status in services.DELIVERY_STATUSES else None, 1,
             MAX_PER_PAGE)
         return _features(found.items)
 

@@ -34,7 +34,7 @@ from ovoz.planning import assisted, services
 from ovoz.reports import storage
 from ovoz.reports.controllers import MultipartForm, PageNumber, uploaded_photos
 from ovoz.settings import get_settings
-from ovoz.web.forms import FormErrors
+from ovoz.web.forms import Filter, FormErrors, chosen_id
 from ovoz.web.templating import page
 
 Form = URLEncodedBody[dict[str, Any]]
@@ -263,15 +263,14 @@ class PlanningStaffController(Controller):
 
     @get("/cycles/new", name="planning:staff_new")
     async def new(self, request: Request,
-                  district: Annotated[int | None, QueryParameter(name="district")] = None
-                  ) -> Response[Any]:
+                  district: Filter = None) -> Response[Any]:
         found = _staff(request)
         if found is None:
             return Redirect(SIGN_IN)
         managed = await services.managed_districts(found[1])
         if not managed:
             raise PermissionDenied(Action.MANAGE_CYCLES, NATIONAL)
-        chosen = next((row for row in managed if row["id"] == district), managed[0])
+        chosen = next((row for row in managed if row["id"] == chosen_id(district)), managed[0])
         values = {"district_id": str(chosen["id"]), "ballot_rule": services.APPROVAL,
                   "selection_rule": services.GREEDY, "satisfaction": "cost",
                   "completion": "none"}
@@ -362,7 +361,7 @@ class PlanningStaffController(Controller):
     async def cycle(
         self, request: Request, cycle_id: FromPath[int], page_number: PageNumber = 1,
         status: Annotated[str | None, QueryParameter(name="status", max_length=20)] = None,
-        mahalla: Annotated[int | None, QueryParameter(name="mahalla")] = None,
+        mahalla: Filter = None,
         done: Annotated[str | None, QueryParameter(name="done", max_length=20)] = None,
     ) -> Response[Any]:
         found = _staff(request)
@@ -371,11 +370,12 @@ class PlanningStaffController(Controller):
         row = await _managed_cycle(found[1], cycle_id)
         if _swaps(request, "queue"):
             response = await page(request, "planning/staff/_queue.html", **_labels(),
-                                  cycle=row, **await self._queue(row, status, mahalla,
+                                  cycle=row, **await self._queue(row, status,
+                                                                 chosen_id(mahalla),
                                                                  page_number))
         else:
             response = await self._cycle_page(request, found[1], row, FormErrors(), {},
-                                              status=status, mahalla=mahalla,
+                                              status=status, mahalla=chosen_id(mahalla),
                                               page_number=page_number, done=done)
         response.headers["Vary"] = "HX-Request, HX-Target"
         return response

@@ -24,7 +24,7 @@ from ovoz.notify import services as notify
 from ovoz.reports import services, storage
 from ovoz.reports.photos import PhotoError, process_photo
 from ovoz.settings import get_settings
-from ovoz.web.forms import FormErrors
+from ovoz.web.forms import Filter, FormErrors, chosen_id
 from ovoz.web.templating import page
 
 Form = URLEncodedBody[dict[str, str]]
@@ -158,20 +158,21 @@ class ReportsController(Controller):
     @get("/", name="reports:map")
     async def index(
         self, request: Request, page_number: PageNumber = 1,
-        district: Annotated[int | None, QueryParameter(name="district")] = None,
+        district: Filter = None,
         category: Annotated[str | None, QueryParameter(name="category", max_length=40)] = None,
         status: Annotated[str | None, QueryParameter(name="status", max_length=20)] = None,
         period: Annotated[str | None, QueryParameter(name="period", max_length=10)] = None,
     ) -> Template:
-        filters = _filters(district, category, status, period)
+        district_id = chosen_id(district)
+        filters = _filters(district_id, category, status, period)
         reports = await services.search(filters, page_number, get_settings().page_size)
         reports = replace(reports, items=[shown(row) for row in reports.items])
         pilots = await geo.pilot_districts()
         template = "reports/index.html"
         if request.headers.get("hx-request") and request.headers.get("hx-target") == "reports":
             template = "reports/_list.html"
-        if district or len(pilots) == 1:
-            centre, zoom = _map_centre([district or pilots[0]["id"]]), 11
+        if district_id or len(pilots) == 1:
+            centre, zoom = _map_centre([district_id or pilots[0]["id"]]), 11
         else:
             centre, zoom = UZBEKISTAN_CENTRE, 6
         resident = sessions.identity_of(request).resident
@@ -187,7 +188,7 @@ class ReportsController(Controller):
             centre=centre, zoom=zoom, map_query=query,
             area_follows=follows, area_sizes=AREA_SIZES,
             csv_query=urlencode({key: value for key, value in (
-                ("district", district), ("category", filters.category),
+                ("district", district_id), ("category", filters.category),
                 ("status", filters.status),
                 ("from", filters.since.astimezone(locale.TASHKENT).date().isoformat()
                  if filters.since else None)) if value}),

@@ -27,7 +27,7 @@ from ovoz.i18n import locale
 from ovoz.reports import services
 from ovoz.reports.controllers import MultipartForm, PageNumber, shown, uploaded_photos
 from ovoz.settings import get_settings
-from ovoz.web.forms import FormErrors
+from ovoz.web.forms import Filter, FormErrors, chosen_id
 from ovoz.web.templating import page
 
 Form = URLEncodedBody[dict[str, Any]]
@@ -96,8 +96,8 @@ class ReportsStaffController(Controller):
         self, request: Request, page_number: PageNumber = 1,
         status: Annotated[str, QueryParameter(name="status", max_length=20)] = "open",
         category: Annotated[str | None, QueryParameter(name="category", max_length=40)] = None,
-        mahalla: Annotated[int | None, QueryParameter(name="mahalla")] = None,
-        department: Annotated[int | None, QueryParameter(name="department")] = None,
+        mahalla: Filter = None,
+        department: Filter = None,
         due: Annotated[str | None, QueryParameter(name="due", max_length=10)] = None,
         acknowledged: Annotated[int | None, QueryParameter(name="acknowledged")] = None,
     ) -> Response[Any]:
@@ -109,7 +109,8 @@ class ReportsStaffController(Controller):
         week = services.now() + timedelta(days=7)
         filters = services.Filters(
             status=status if services.status_group(status) else None,
-            category=category or None, mahalla_id=mahalla, department_id=department,
+            category=category or None, mahalla_id=chosen_id(mahalla),
+            department_id=chosen_id(department),
             overdue=due == "overdue", due_before=week if due == "week" else None)
         reports = await services.queue(official, filters, page_number,
                                        get_settings().page_size)
@@ -120,7 +121,7 @@ class ReportsStaffController(Controller):
             template = "reports/staff/_queue.html"
         return await page(
             request, template, reports=reports, status=status, category=category or "",
-            mahalla=mahalla, department=department, due=due or "",
+            mahalla=chosen_id(mahalla), department=chosen_id(department), due=due or "",
             due_this_week=await services.due_this_week(official),
             categories=await services.categories(), labels=services.STATUS_LABELS,
             statuses=services.STATUSES, mahallas=await services.mahalla_choices(districts),

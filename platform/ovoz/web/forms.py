@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from litestar.params import QueryParameter
+
 
 class FormErrors:
     def __init__(self) -> None:
@@ -23,3 +27,13 @@ class FormErrors:
 
     def __contains__(self, field: str) -> bool:
         return field in self._messages
+
+
+# A list filter as a form without JavaScript sends it: "all" is an empty value, not an error.
+Filter = Annotated[str | None, QueryParameter(max_length=20)]
+
+
+def chosen_id(text: str | None) -> int | None:
+    """The id a filter or a select names, or None for "all" and for anything that is not one."""
+    text = (text or "").strip()
+    return int(text) if text.isdecimal() and len(text) <= 12 else None
