@@ -54,14 +54,10 @@ class Election:
     @classmethod
     def of(cls, budget: int, costs: Mapping[str, int],
            ballots: Iterable[Iterable[str]]) -> Election:
-        known = set(costs)
-        counted: Counter[frozenset[str]] = Counter()
-        for ballot in ballots:
-            choice = frozenset(ballot)
-            unknown = choice - known
-            if unknown:
-                raise ValueError(f"a ballot approves unknown projects: {sorted(unknown)}")
-            counted[choice] += 1
+        counted: Counter[frozenset[str]] = Counter(map(frozenset, ballots))
+        unknown = set().union(*counted) - set(costs)
+        if unknown:
+            raise ValueError(f"a ballot approves unknown projects: {sorted(unknown)}")
         return cls(budget, dict(costs), counted)
 
     @property
