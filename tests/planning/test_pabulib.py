@@ -393,6 +393,13 @@ async def test_pb_export_a_counted_cycle_recount_it_and_import_it(db: str, tmp_p
     assert recount.exit_code == 0, recount.output
     [published] = await services.results(cycle_id)
     assert [int(p) for p in json.loads(recount.stdout)["selected"]] == published["selected"]
+    # And so does pabutools, reading the same file.
+    election = pytest.importorskip("pabutools.election")
+    rules = pytest.importorskip("pabutools.rules")
+    reader = pytest.importorskip("pabutools.election.pabulib")
+    instance, profile = reader.parse_pabulib_from_string(text)
+    theirs = rules.method_of_equal_shares(instance, profile, sat_class=election.Cost_Sat)
+    assert sorted(int(project.name) for project in theirs) == sorted(published["selected"])
 
     imported = await pb_command("import", str(path))
     assert imported.exit_code == 0, imported.output
