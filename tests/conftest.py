@@ -4,9 +4,11 @@ PostgreSQL server, on PostgreSQL too. Tests that take `db` (or `client`) run onc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -106,7 +108,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         await load_categories()
 
     use_test_database(url)
-    import contextlib
     import io
 
     with contextlib.redirect_stdout(io.StringIO()):
@@ -128,8 +129,9 @@ async def db(database_url: str) -> AsyncIterator[str]:
         # One round trip on one connection: an anonymous block is a single statement.
         await engine.run_ddl("DO $$ BEGIN " + "; ".join(statements) + "; END $$")
     else:
-        for statement in statements:
-            await engine.run_ddl(statement)
+        # One connection and one transaction, not one of each per table.
+        with contextlib.closing(sqlite3.connect(ovoz_db.sqlite_path(database_url))) as connection:
+            connection.executescript("BEGIN; " + "; ".join(statements) + "; COMMIT;")
     yield database_url
 
 
