@@ -128,11 +128,18 @@ async def db(database_url: str) -> AsyncIterator[str]:
     if isinstance(engine, PostgresEngine):
         # One round trip on one connection: an anonymous block is a single statement.
         await engine.run_ddl("DO $$ BEGIN " + "; ".join(statements) + "; END $$")
+        # A pool for the test, as the app has: a new connection per query costs more than
+        # most queries.
+        await engine.start_connection_pool(min_size=1, max_size=40)
     else:
         # One connection and one transaction, not one of each per table.
         with contextlib.closing(sqlite3.connect(ovoz_db.sqlite_path(database_url))) as connection:
             connection.executescript("BEGIN; " + "; ".join(statements) + "; COMMIT;")
-    yield database_url
+    try:
+        yield database_url
+    finally:
+        if isinstance(engine, PostgresEngine):
+            await engine.close_connection_pool()
 
 
 @pytest.fixture

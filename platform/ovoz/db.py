@@ -103,6 +103,10 @@ async def pool(settings: Settings) -> AsyncIterator[None]:
         await prepare(engine)
         yield
         return
+    if engine.pool is not None:
+        # Someone else's pool (a test's, say) outlives this; it is theirs to close.
+        yield
+        return
     await engine.start_connection_pool(max_size=settings.postgres_pool_size)
     try:
         yield

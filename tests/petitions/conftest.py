@@ -4,13 +4,11 @@ in the first of them, staff, and settings changed for one test."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from piccolo.engine.postgres import PostgresEngine
 
-from ovoz import db as ovoz_db
 from ovoz.petitions import services
 from ovoz.settings import get_settings
 from tests.petitions.helpers import (
@@ -42,21 +40,6 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Configure]:
     yield apply
     # Before monkeypatch restores the environment: the next read sees the restored one.
     get_settings.cache_clear()
-
-
-@pytest.fixture
-async def pooled(db: str) -> AsyncIterator[None]:
-    """On PostgreSQL, a pool for the test, as the app has: a new connection per query would
-    make these tests several times slower. Not for tests that run the app (it opens its own)."""
-    engine = ovoz_db.current_engine()
-    if not isinstance(engine, PostgresEngine):
-        yield
-        return
-    await engine.start_connection_pool(min_size=1, max_size=40)
-    try:
-        yield
-    finally:
-        await engine.close_connection_pool()
 
 
 @pytest.fixture

@@ -26,8 +26,6 @@ from tests.petitions.helpers import (
 from tests.reports.helpers import CHORTOQ, REGION_OF
 from tests.reports.service_helpers import mahalla_id
 
-pytestmark = pytest.mark.usefixtures("pooled")
-
 KARAKALPAKSTAN = REGION_OF[BERUNIY]
 NAMANGAN = REGION_OF[CHORTOQ]
 

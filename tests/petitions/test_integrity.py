@@ -18,8 +18,6 @@ from tests.petitions.helpers import (
 )
 from tests.reports.helpers import CHORTOQ, REGION_OF, make_staff_account
 
-pytestmark = pytest.mark.usefixtures("pooled")
-
 CAFE = "198.51.100.7"
 
 

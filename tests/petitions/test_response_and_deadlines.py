@@ -39,8 +39,6 @@ from tests.petitions.helpers import (
 from tests.reports.helpers import CHORTOQ, REGION_OF, jpeg, make_staff_account
 from tests.reports.service_helpers import mahalla_id
 
-pytestmark = pytest.mark.usefixtures("pooled")
-
 # A body that shares no word with the titles searched for below.
 PLAIN = ("Aholining murojaati: bu masala ko‘p yillardan beri hal qilinmagan, choralar "
          "ko‘rilishini so‘raymiz.")

@@ -36,8 +36,6 @@ from tests.petitions.helpers import (
 from tests.reports.helpers import CHORTOQ, REGION_OF, make_staff_account
 from tests.reports.service_helpers import mahalla_id
 
-pytestmark = pytest.mark.usefixtures("pooled")
-
 
 async def signatures(petition_id: int) -> int:
     return await Signature.count().where((Signature.petition == petition_id)

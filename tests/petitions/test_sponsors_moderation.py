@@ -37,8 +37,6 @@ from tests.petitions.helpers import (
 from tests.reports.helpers import CHORTOQ, REGION_OF
 from tests.reports.service_helpers import mahalla_id
 
-pytestmark = pytest.mark.usefixtures("pooled")
-
 
 @pytest.fixture
 async def seeking_id(author: int, draft_id: int) -> int:
