@@ -1084,12 +1084,16 @@ async def remind_due(at: datetime | None = None) -> int:
             & (Proposal.due_on == (at - OVERDUE_WINDOW).astimezone(locale.TASHKENT).date()))
     items = [(row, row["review_due_at"]) for row in rows] + [
         (row, starts_at(row["due_on"] + timedelta(days=1))) for row in late]
+    officials: dict[int, list[int]] = {}
     for row, due in items:
+        district_id = row["cycle.district"]
+        if district_id not in officials:
+            officials[district_id] = await managing_officials(district_id)
         template = "obligation.overdue" if due <= at else "obligation.due_soon"
         day = (due - timedelta(seconds=1)).astimezone(locale.TASHKENT).date().isoformat()
         payload = {"title": row["title"], "date_day": day,
                    "link": f"{get_settings().base_url}/staff/proposals/{row['id']}"}
-        for staff_id in await managing_officials(row["cycle.district"]):
+        for staff_id in officials[district_id]:
             queued += await notify.enqueue(
                 f"proposal:{row['id']}:{template}:{day}:{staff_id}", "staff", staff_id,
                 template, payload)
