@@ -36,6 +36,8 @@ POSTGRES_URL = os.environ.get("OVOZ_TEST_DATABASE_URL", "").strip()
 ENGINES = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 # Tables emptied before each test; places (regions, districts) are loaded once and only read.
 MUTABLE_TABLES = (
+    "accountability_watch", "accountability_assessment", "accountability_report",
+    "accountability_obligation",
     "planning_delivery_comment", "planning_photo", "planning_delivery_update",
     "planning_result", "planning_ballot_choice", "planning_ballot", "planning_proposal",
     "planning_mahalla_budget", "planning_cycle",

@@ -27,6 +27,7 @@ APPS: tuple[str, ...] = (
     "ovoz.reports.piccolo_app",
     "ovoz.petitions.piccolo_app",
     "ovoz.planning.piccolo_app",
+    "ovoz.accountability.piccolo_app",
 )
 
 

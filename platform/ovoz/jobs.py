@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
+from ovoz.accountability import services as accountability
 from ovoz.notify.schedule import DIGEST, HOUSEKEEPING, DailyJob
 from ovoz.petitions import services as petitions
 from ovoz.planning import services as planning
@@ -19,14 +18,10 @@ PETITION_DEADLINES = DailyJob("petitions.deadlines", 0, lambda moment, at: petit
 PLANNING_PHASES = DailyJob("planning.phases", 0, lambda moment, at: planning.advance(at))
 
 
-async def remind_deadlines(at: datetime) -> None:
-    await reports.remind_due(at)
-    await petitions.remind_due(at)
-    await planning.remind_due(at)
-
-
-# In the morning, when offices open: what falls due soon, and what has passed.
-DEADLINE_REMINDERS = DailyJob("deadlines.remind", 9, lambda moment, at: remind_deadlines(at))
+# In the morning, when offices open: what falls due soon, what has passed, and to supervisors
+# what has stayed overdue.
+DEADLINE_REMINDERS = DailyJob("deadlines.remind", 9,
+                              lambda moment, at: accountability.remind_due(at))
 
 JOBS: tuple[DailyJob, ...] = (HOUSEKEEPING, DIGEST, FIX_CHECK, PETITION_DEADLINES,
                               PLANNING_PHASES, DEADLINE_REMINDERS)

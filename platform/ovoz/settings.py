@@ -7,6 +7,7 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
@@ -96,6 +97,10 @@ class Settings:
     petition_sponsors: int
     petition_sponsor_days: int
     petition_anonymise_days: int
+    deadline_counting: str
+    working_weekdays: tuple[int, ...]
+    public_holidays: tuple[date, ...]
+    escalate_after_days: int
 
     @property
     def production(self) -> bool:
@@ -241,6 +246,47 @@ def _petition_rules(value: Any) -> Mapping[str, PetitionRules]:
     return MappingProxyType(rules)
 
 
+def _weekdays(value: Any) -> tuple[int, ...]:
+    if isinstance(value, str):
+        value = [part for part in value.replace(",", " ").split() if part]
+    if not isinstance(value, list) or not value:
+        raise ValueError("a list of ISO weekdays, 1 (Monday) to 7 (Sunday), e.g. [1, 2, 3, 4, 5]")
+    days = []
+    for item in value:
+        try:
+            day = int(item)
+        except (TypeError, ValueError):
+            day = 0
+        if not 1 <= day <= 7:
+            raise ValueError(f"weekdays from 1 (Monday) to 7 (Sunday); not {item!r}")
+        days.append(day)
+    return tuple(sorted(set(days)))
+
+
+def _holidays(value: Any) -> tuple[date, ...]:
+    """A list of dates, or the path of a CSV file with a `date` column (seeds/holidays.csv)."""
+    if isinstance(value, str) and not value.strip()[:4].isdigit():
+        import csv
+
+        path = _path(value)
+        try:
+            with path.open(encoding="utf-8") as rows:
+                value = [row["date"] for row in csv.DictReader(rows)]
+        except (OSError, KeyError):
+            raise ValueError(f"a CSV file with a date column; cannot read {path}") from None
+    elif isinstance(value, str):
+        value = [part for part in value.replace(",", " ").split() if part]
+    if not isinstance(value, list):
+        raise ValueError("a list of dates (YYYY-MM-DD) or a CSV file of them")
+    days = []
+    for item in value:
+        try:
+            days.append(item if isinstance(item, date) else date.fromisoformat(str(item)))
+        except ValueError:
+            raise ValueError(f"dates as YYYY-MM-DD; not {item!r}") from None
+    return tuple(sorted(set(days)))
+
+
 def _path(value: Any) -> Path:
     path = Path(_text(value))
     return path if path.is_absolute() else ROOT / path
@@ -313,6 +359,14 @@ _OPTIONS: tuple[tuple[str, str, str, Callable[[Any], Any], Any], ...] = (
      _integer(1, 365), 30),
     ("petition_anonymise_days", "petitions.anonymise_days", "OVOZ_PETITION_ANONYMISE_DAYS",
      _integer(1, 3650), 183),
+    ("deadline_counting", "accountability.counting", "OVOZ_DEADLINE_COUNTING",
+     _one_of("calendar", "working"), "calendar"),
+    ("working_weekdays", "accountability.working_weekdays", "OVOZ_WORKING_WEEKDAYS", _weekdays,
+     [1, 2, 3, 4, 5]),
+    ("public_holidays", "accountability.public_holidays", "OVOZ_PUBLIC_HOLIDAYS", _holidays,
+     "seeds/holidays.csv"),
+    ("escalate_after_days", "accountability.escalate_after_days", "OVOZ_ESCALATE_AFTER_DAYS",
+     _integer(0, 60), 3),
 )
 
 

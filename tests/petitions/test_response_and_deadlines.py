@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ovoz.accountability import services as accountability
 from ovoz.accounts.permissions import Grant, PermissionDenied, Role
 from ovoz.i18n.locale import TASHKENT
 from ovoz.jobs import JOBS
@@ -454,11 +455,11 @@ async def test_each_row_carries_its_signature_count(listed: dict[str, int],
 async def test_the_addressee_is_reminded_before_and_after_the_answer_is_due(
         awaiting_id: int, official: services.Staff) -> None:
     due = (await petition_row(awaiting_id))["response_due_at"]
-    assert await services.remind_due(due - timedelta(days=10)) == 0
-    assert await services.remind_due(due - timedelta(days=1)) > 0
-    assert await services.remind_due(due - timedelta(hours=20)) == 0
+    assert await accountability.remind_due(due - timedelta(days=10)) == 0
+    assert await accountability.remind_due(due - timedelta(days=1)) > 0
+    assert await accountability.remind_due(due - timedelta(hours=20)) == 0
     assert {m["recipient_id"] for m in await outbox("obligation.due_soon")} == {official.id}
-    assert await services.remind_due(due + timedelta(hours=1)) > 0
+    assert await accountability.remind_due(due + timedelta(hours=1)) > 0
     assert {m["recipient_id"] for m in await outbox("obligation.overdue")} == {official.id}
     await answer(official, awaiting_id)
-    assert await services.remind_due(due + timedelta(days=1)) == 0
+    assert await accountability.remind_due(due + timedelta(days=1)) == 0

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from ovoz.accountability import clock
+from ovoz.accountability import services as accountability
 from ovoz.accounts.permissions import Grant, Role
 from ovoz.accounts.tables import Resident, RoleGrant
 from ovoz.notify import services as notify
@@ -192,7 +194,9 @@ async def test_reaching_the_threshold_starts_the_answer_deadline(
     assert await services.sign(low_threshold, people[2]) == 3
     row = await petition_row(low_threshold)
     assert row["status"] == "threshold_reached"
-    assert row["response_due_at"] - row["threshold_reached_at"] == timedelta(days=20)
+    assert row["response_due_at"] == clock.due_after(row["threshold_reached_at"], days=20)
+    obligation = await accountability.obligation(accountability.PETITION, low_threshold)
+    assert obligation is not None and obligation["due_at"] == row["response_due_at"]
     [entry] = await ledger_entries("petitions.threshold_reached", low_threshold)
     assert datetime.fromisoformat(entry["payload"]["response_due_at"]) == row["response_due_at"]
     assert set(entry["payload"]) == {"response_due_at"}

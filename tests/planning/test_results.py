@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 
+from ovoz.accountability import services as accountability
 from ovoz.accounts.permissions import Grant, PermissionDenied, Role
 from ovoz.accounts.tables import Resident
 from ovoz.i18n import locale
@@ -463,12 +464,12 @@ async def test_officials_are_reminded_of_reviews_due_and_overdue(db: str) -> Non
     await make_manager("chortoq", CHORTOQ)
     await make_staff_account("water-department",
                              Grant(Role.OFFICIAL, REGION_OF[BERUNIY], BERUNIY, department_id=1))
-    assert await services.remind_due(due - timedelta(days=3)) == 0
-    assert await services.remind_due(due - timedelta(days=1)) == 1
+    assert await accountability.remind_due(due - timedelta(days=3)) == 0
+    assert await accountability.remind_due(due - timedelta(days=1)) == 1
     # Once a day: the same reminder is not queued twice.
-    assert await services.remind_due(due - timedelta(days=1)) == 0
-    assert await services.remind_due(due + timedelta(hours=1)) == 1
-    assert await services.remind_due(due + timedelta(days=2)) == 0
+    assert await accountability.remind_due(due - timedelta(days=1)) == 0
+    assert await accountability.remind_due(due + timedelta(hours=1)) == 1
+    assert await accountability.remind_due(due + timedelta(days=2)) == 0
     soon, late = await outbox("obligation.due_soon"), await outbox("obligation.overdue")
     for message in (*soon, *late):
         assert (message["recipient_kind"], message["recipient_id"]) == ("staff",
@@ -476,7 +477,7 @@ async def test_officials_are_reminded_of_reviews_due_and_overdue(db: str) -> Non
         assert message["payload"]["link"].endswith(f"/staff/proposals/{proposal_id}")
     assert len(soon) == len(late) == 1
     await services.review(setup.manager, proposal_id, True, 100)
-    assert await services.remind_due(due + timedelta(hours=2)) == 0
+    assert await accountability.remind_due(due + timedelta(hours=2)) == 0
 
 
 async def test_officials_are_reminded_of_projects_past_their_due_date(db: str) -> None:
@@ -486,8 +487,9 @@ async def test_officials_are_reminded_of_projects_past_their_due_date(db: str) -
     await services.record_delivery(setup.manager, cheap, services.DeliveryText(
         "completed", 100, 100))
     morning_after = services.starts_at(due + timedelta(days=1)) + timedelta(hours=9)
-    assert await services.remind_due(morning_after - timedelta(days=1)) == 0
-    assert await services.remind_due(morning_after) == 1
+    assert await accountability.remind_due(morning_after - timedelta(days=3)) == 0
+    assert await accountability.remind_due(morning_after - timedelta(days=1)) == 1
+    assert await accountability.remind_due(morning_after) == 1
     [message] = await outbox("obligation.overdue")
     assert message["recipient_id"] == setup.manager.id
     assert message["payload"]["date_day"] == due.isoformat()

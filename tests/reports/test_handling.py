@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import pytest
 
+from ovoz.accountability import clock
+from ovoz.accountability import services as accountability
 from ovoz.accounts.permissions import PermissionDenied
 from ovoz.reports import services
 from ovoz.reports.services import ReportError
@@ -169,7 +171,12 @@ async def test_an_extension_at_the_limits_is_allowed(report_id: int,
                                                      days: int) -> None:
     due = (await report_row(report_id))["due_at"]
     await services.extend(official, report_id, days, "Asphalt arrives in spring.")
-    assert (await report_row(report_id))["due_at"] == due + timedelta(days=days)
+    extended = (await report_row(report_id))["due_at"]
+    assert extended == clock.extended(due, days) >= due + timedelta(days=days)
+    obligation = await accountability.obligation(accountability.REPORT, report_id)
+    assert obligation is not None
+    assert (obligation["due_at"], obligation["original_due_at"]) == (extended, due)
+    assert obligation["extension_reason"] == "Asphalt arrives in spring."
 
 
 async def test_an_extension_needs_a_reason_an_open_report_and_permission(

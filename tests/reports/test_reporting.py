@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pytest
 
+from ovoz.accountability import clock
+from ovoz.accountability import services as accountability
 from ovoz.geo import services as geo
 from ovoz.ledger.services import timestamp_text
 from ovoz.notify import services as notify
@@ -238,9 +240,14 @@ async def test_the_answer_is_due_after_the_category_response_days(places: None,
     pothole = await services.create_report(author, draft())
     row = await report_row(lighting)
     assert before <= row["registered_at"] <= services.now()
-    assert row["due_at"] - row["registered_at"] == timedelta(days=3)
+    assert row["due_at"] == clock.due_after(row["registered_at"], days=3)
     row = await report_row(pothole)
-    assert row["due_at"] - row["registered_at"] == timedelta(days=15)
+    assert row["due_at"] == clock.due_after(row["registered_at"], days=15)
+    # The end of the fifteenth day after registration, or of the next working day.
+    assert timedelta(days=15) <= row["due_at"] - row["registered_at"] < timedelta(days=20)
+    obligation = await accountability.obligation(accountability.REPORT, pothole)
+    assert obligation is not None and obligation["due_at"] == row["due_at"]
+    assert obligation["registered_at"] == row["registered_at"]
     assert row["status"] == "new" and row["first_response_at"] is None
     assert row["resolved_at"] is None and row["supporters"] == 0
 

@@ -66,6 +66,10 @@ TEMPLATES: dict[str, str] = {
         "Project “%(title)s”: %(status)s, %(progress)s%% done. %(link)s"),
     "obligation.due_soon": locale.lazy("Due on %(date)s: %(title)s. %(link)s"),
     "obligation.overdue": locale.lazy("Overdue since %(date)s: %(title)s. %(link)s"),
+    "obligation.escalated": locale.lazy(
+        "Still unanswered, overdue since %(date)s: %(title)s. %(link)s"),
+    "obligation.extended": locale.lazy(
+        "The answer to “%(title)s” is now due on %(date)s. Reason: %(reason)s %(link)s"),
     "digest": locale.lazy("Ovoz: %(count)s new notifications.\n%(items)s"),
 }
 

@@ -24,6 +24,8 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.query.functions.aggregate import Count, Sum
 
 from ovoz import ledger
+from ovoz.accountability import clock
+from ovoz.accountability import services as accountability
 from ovoz.accounts.permissions import Action, Grant, PermissionDenied, Place, require, scopes
 from ovoz.accounts.services import resident as resident_row
 from ovoz.accounts.services import verification_levels
@@ -117,7 +119,7 @@ ErrorCode = Literal[
     "already_sponsored", "not_seeking", "not_in_moderation", "bad_reason", "note_required",
     "unknown_duplicate", "not_signable", "already_signed", "not_signed", "too_many",
     "cannot_withdraw", "not_answerable", "bad_decision", "bad_response", "bad_invalidation",
-    "bad_attachment",
+    "bad_attachment", "already_extended", "bad_extension",
 ]
 
 
@@ -590,7 +592,7 @@ async def sign(petition_id: int, resident_id: int, *, channel: str = "web", addr
 async def _reach_threshold(row: dict[str, Any]) -> None:
     """open -> threshold_reached, once: the conditional update lets one signer through."""
     at = now()
-    due = at + timedelta(days=rules(row["level"]).response_days)
+    due = clock.due_after(at, days=rules(row["level"]).response_days)
     async with transaction():
         moved = await Petition.update({
             Petition.status: THRESHOLD_REACHED, Petition.threshold_reached_at: at,
@@ -599,6 +601,9 @@ async def _reach_threshold(row: dict[str, Any]) -> None:
         if not moved:
             return
         await _record("threshold_reached", row["id"], {"response_due_at": due.isoformat()})
+        await accountability.open_obligation(
+            accountability.PETITION, row["id"], petition_area(row).place, at, due,
+            mahalla_answers=row["level"] == "mahalla")
         for staff_id in await answering_staff(petition_area(row)):
             await notify.enqueue(f"petition:{row['id']}:threshold:{staff_id}", "staff",
                                  staff_id, "petition.threshold_reached",
@@ -620,31 +625,6 @@ async def answering_staff(area: Area) -> list[int]:
         if grant["district"] == area.district_id:
             chosen.append(grant["staff"])
     return sorted(set(chosen))
-
-
-REMIND_BEFORE = timedelta(days=3)
-OVERDUE_WINDOW = timedelta(days=7)
-
-
-async def remind_due(at: datetime | None = None) -> int:
-    """Tell the addressee's officials three days before the answer is due, and once it has
-    passed; returns how many messages were queued."""
-    at = at or now()
-    rows = await Petition.select().where(
-        (Petition.status == THRESHOLD_REACHED) & Petition.response_due_at.is_not_null()
-        & (Petition.response_due_at <= at + REMIND_BEFORE)
-        & (Petition.response_due_at > at - OVERDUE_WINDOW))
-    queued = 0
-    for row in rows:
-        overdue = row["response_due_at"] <= at
-        template = "obligation.overdue" if overdue else "obligation.due_soon"
-        day = row["response_due_at"].astimezone(locale.TASHKENT).date().isoformat()
-        payload = {"title": row["title"], "date_day": day,
-                   "link": f"{get_settings().base_url}/staff/petitions/{row['id']}"}
-        for staff_id in await answering_staff(petition_area(row)):
-            queued += await notify.enqueue(f"petition:{row['id']}:{template}:{day}:{staff_id}",
-                                           "staff", staff_id, template, payload)
-    return queued
 
 
 async def signed(petition_id: int, resident_id: int) -> bool:
@@ -810,8 +790,43 @@ async def respond(staff: Staff, petition_id: int, decision: str, text: str,
             await Attachment.insert(Attachment(response=created[0]["id"], **document))
         await Petition.update({Petition.status: RESPONDED, Petition.responded_at: at,
                                Petition.updated_at: at}).where(Petition.id == petition_id)
+        await accountability.resolve(accountability.PETITION, petition_id, at)
         await _record("responded", petition_id, {"decision": decision})
         await _tell_followers(row, "petition.responded", "responded")
+
+
+# The Law on Appeals lets a body extend its term once, by up to a month, saying why.
+MAX_EXTENSION_DAYS = 30
+
+
+async def extend_response(staff: Staff, petition_id: int, days: int, reason: str) -> None:
+    """The one extension of the answer's due date, with a public reason; signers are told."""
+    reason = _clean(reason)
+    if not 1 <= days <= MAX_EXTENSION_DAYS:
+        raise PetitionError("bad_extension", "days")
+    if len(reason) < 10:
+        raise PetitionError("bad_reason", "reason")
+    at = now()
+    async with transaction():
+        row = await _locked(petition_id)
+        await _require(staff, Action.ANSWER, row)
+        if row["status"] != THRESHOLD_REACHED:
+            raise PetitionError("not_answerable")
+        due = clock.extended(row["response_due_at"], days)
+        if not await accountability.extend(accountability.PETITION, petition_id, due, reason,
+                                           at):
+            raise PetitionError("already_extended")
+        await Petition.update({Petition.response_due_at: due, Petition.updated_at: at}).where(
+            Petition.id == petition_id)
+        await _record("extended", petition_id, {
+            "response_due_at": due.isoformat(),
+            "reason_sha256": hashlib.sha256(reason.encode()).hexdigest()})
+        for resident_id in await notify.followers(subject(petition_id)):
+            await notify.enqueue(
+                f"petition:{petition_id}:extended:{resident_id}", "resident", resident_id,
+                "obligation.extended",
+                {"title": row["title"], "reason": reason[:300], "link": link(petition_id),
+                 "date_day": clock.local_day(due - timedelta(seconds=1)).isoformat()})
 
 
 async def response(petition_id: int) -> dict[str, Any] | None:

@@ -22,10 +22,11 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.query.functions.aggregate import Count
 
 from ovoz import ledger
+from ovoz.accountability import clock
+from ovoz.accountability import services as accountability
 from ovoz.accounts.permissions import Action, Place, StaffMember, allowed, require
 from ovoz.accounts.services import public_name, verification_levels
 from ovoz.accounts.services import resident as resident_row
-from ovoz.accounts.tables import RoleGrant
 from ovoz.db import current_engine, transaction
 from ovoz.geo import services as geo
 from ovoz.geo.tables import District
@@ -149,8 +150,6 @@ MAX_CHOICES = 50
 BALLOT_CHANGES = 20
 COMMENTS_PER_HOUR = 10
 IMPORT_BATCH = 500
-REMIND_BEFORE = timedelta(days=2)
-OVERDUE_WINDOW = timedelta(days=1)
 # "add1" completion raises every voter's share 1,000 soums at a time: one soum at a time would
 # mean hundreds of thousands of recounts for nothing a voter would notice.
 COMPLETION_STEP = 1000
@@ -362,6 +361,12 @@ async def reschedule(staff: StaffMember, cycle_id: int, days: Sequence[date]) ->
         await Cycle.update({getattr(Cycle, column): day for column, day in
                             zip(PHASE_STARTS.values(), new, strict=True)}
                            ).where(Cycle.id == cycle_id)
+        voting = starts_at(new[list(PHASE_STARTS).index(VOTING)])
+        waiting = await Proposal.update({Proposal.review_due_at: voting}).where(
+            (Proposal.cycle == cycle_id) & Proposal.status.is_in([SUBMITTED, IN_REVIEW])
+        ).returning(Proposal.id)
+        for row in waiting:
+            await accountability.reschedule(accountability.PROPOSAL_REVIEW, row["id"], voting)
         await ledger.record("planning.cycle_rescheduled", cycle_subject(cycle_id),
                             {"dates": [day.isoformat() for day in new]})
 
@@ -558,6 +563,11 @@ async def submit_proposal(resident_id: int, cycle_id: int, text: ProposalText,
             search_text=search_text(text.title, text.description), created_at=now(),
         )).returning(Proposal.id)
         proposal_id = created[0]["id"]
+        district = await cycle_place(row)
+        await accountability.open_obligation(
+            accountability.PROPOSAL_REVIEW, proposal_id,
+            Place(district.region_id, row["district"], text.mahalla_id), now(),
+            starts_at(row["voting_from"]))
         if stored:
             await Photo.insert(*[Photo(proposal=proposal_id, name=photo.name, position=index)
                                  for index, photo in enumerate(stored)])
@@ -577,6 +587,8 @@ async def withdraw_proposal(resident_id: int, proposal_id: int) -> None:
         if phase_of(await _cycle(row["cycle"])) != PROPOSALS or row["status"] != SUBMITTED:
             raise PlanningError("wrong_phase")
         await Proposal.update({Proposal.status: WITHDRAWN}).where(Proposal.id == proposal_id)
+        await accountability.close(accountability.PROPOSAL_REVIEW, proposal_id,
+                                   accountability.WITHDRAWN, now())
         await ledger.record("planning.proposal_withdrawn", proposal_subject(proposal_id))
 
 
@@ -649,6 +661,7 @@ async def review(staff: StaffMember, proposal_id: int, feasible: bool,
             Proposal.review_reason: reason, Proposal.reviewed_by: staff.id,
             Proposal.reviewed_at: at,
         }).where(Proposal.id == proposal_id)
+        await accountability.resolve(accountability.PROPOSAL_REVIEW, proposal_id, at)
         await ledger.record("planning.proposal_reviewed", proposal_subject(proposal_id), {
             "feasible": feasible, "reviewed_cost": reviewed_cost if feasible else None,
             "reason_sha256": hashlib.sha256(reason.encode()).hexdigest() if reason else None})
@@ -672,9 +685,11 @@ async def merge(staff: StaffMember, proposal_id: int, into_id: int) -> None:
         if phase_of(cycle_row) not in (PROPOSALS, REVIEW) or row["status"] not in (
                 SUBMITTED, IN_REVIEW, FEASIBLE, INFEASIBLE):
             raise PlanningError("wrong_phase")
+        at = now()
         await Proposal.update({Proposal.status: MERGED, Proposal.merged_into: into_id,
-                               Proposal.reviewed_by: staff.id, Proposal.reviewed_at: now()}
+                               Proposal.reviewed_by: staff.id, Proposal.reviewed_at: at}
                               ).where(Proposal.id == proposal_id)
+        await accountability.resolve(accountability.PROPOSAL_REVIEW, proposal_id, at)
         await ledger.record("planning.proposal_merged", proposal_subject(proposal_id),
                             {"into": into_id})
         for author in {row["author"], kept["author"]} - {None}:
@@ -968,6 +983,10 @@ async def publish_results(cycle_id: int) -> bool:
                 }
                 if verdict.selected:
                     values |= {Proposal.delivery_status: PLANNED, Proposal.due_on: due}
+                    await accountability.open_obligation(
+                        accountability.DELIVERY, int(pid), Place(
+                            district["region"], cycle_row["district"], count.mahalla_id),
+                        at, clock.end_of(due))
                 await Proposal.update(values).where(Proposal.id == int(pid))
             await ledger.record("planning.results", cycle_subject(cycle_id), {
                 "mahalla": count.mahalla_id, "rule": cycle_row["selection_rule"],
@@ -1015,8 +1034,12 @@ async def _enter(cycle_row: Mapping[str, Any], phase: str) -> None:
     elif phase == VOTING:
         await Proposal.update({Proposal.status: ON_BALLOT}).where(
             (Proposal.cycle == cycle_id) & (Proposal.status == FEASIBLE))
-        await Proposal.update({Proposal.status: NOT_REVIEWED}).where(
-            (Proposal.cycle == cycle_id) & Proposal.status.is_in([SUBMITTED, IN_REVIEW]))
+        lapsed = await Proposal.update({Proposal.status: NOT_REVIEWED}).where(
+            (Proposal.cycle == cycle_id) & Proposal.status.is_in([SUBMITTED, IN_REVIEW])
+        ).returning(Proposal.id)
+        for row in lapsed:
+            await accountability.close(accountability.PROPOSAL_REVIEW, row["id"],
+                                       accountability.LAPSED, starts_at(cycle_row["voting_from"]))
 
 
 async def advance(at: datetime | None = None) -> list[tuple[int, str]]:
@@ -1057,47 +1080,6 @@ async def _tell_phase(cycle_row: Mapping[str, Any], phase: str) -> None:
             f"cycle:{cycle_row['id']}:{phase}:{resident_id}", "resident", resident_id,
             f"planning.{phase}",
             {"title": cycle_row["title"], "until_day": day, "link": cycle_link(cycle_row["id"])})
-
-
-async def managing_officials(district_id: int) -> list[int]:
-    """The district-wide officials of the district, who run its cycles."""
-    grants = await RoleGrant.select(RoleGrant.staff).where(
-        RoleGrant.revoked_at.is_null() & (RoleGrant.role == "official")
-        & (RoleGrant.district == district_id) & RoleGrant.department_id.is_null())
-    return sorted({grant["staff"] for grant in grants})
-
-
-async def remind_due(at: datetime | None = None) -> int:
-    """Officials hear two days before reviews are due, and when they are overdue; likewise
-    for projects whose delivery date passes. Returns how many messages were queued."""
-    at = at or now()
-    queued = 0
-    rows = await Proposal.select(
-        Proposal.id, Proposal.title, Proposal.review_due_at, Proposal.cycle.district,
-    ).where(Proposal.status.is_in([SUBMITTED, IN_REVIEW])
-            & (Proposal.review_due_at <= at + REMIND_BEFORE)
-            & (Proposal.review_due_at > at - OVERDUE_WINDOW))
-    late = await Proposal.select(
-        Proposal.id, Proposal.title, Proposal.due_on, Proposal.cycle.district,
-    ).where((Proposal.status == SELECTED)
-            & Proposal.delivery_status.is_in([PLANNED, PROCUREMENT, IN_PROGRESS])
-            & (Proposal.due_on == (at - OVERDUE_WINDOW).astimezone(locale.TASHKENT).date()))
-    items = [(row, row["review_due_at"]) for row in rows] + [
-        (row, starts_at(row["due_on"] + timedelta(days=1))) for row in late]
-    officials: dict[int, list[int]] = {}
-    for row, due in items:
-        district_id = row["cycle.district"]
-        if district_id not in officials:
-            officials[district_id] = await managing_officials(district_id)
-        template = "obligation.overdue" if due <= at else "obligation.due_soon"
-        day = (due - timedelta(seconds=1)).astimezone(locale.TASHKENT).date().isoformat()
-        payload = {"title": row["title"], "date_day": day,
-                   "link": f"{get_settings().base_url}/staff/proposals/{row['id']}"}
-        for staff_id in officials[district_id]:
-            queued += await notify.enqueue(
-                f"proposal:{row['id']}:{template}:{day}:{staff_id}", "staff", staff_id,
-                template, payload)
-    return queued
 
 
 # -- delivery ---------------------------------------------------------------------------------
@@ -1148,6 +1130,7 @@ async def record_delivery(staff: StaffMember, proposal_id: int, text: DeliveryTe
             Proposal.cancel_reason: note if text.status == CANCELLED else "",
             Proposal.delivered_at: at if text.status == COMPLETED else None,
         }).where(Proposal.id == proposal_id)
+        await _clock_delivery(proposal_id, text.status, due_on, row["due_on"], at)
         await ledger.record("planning.delivery", proposal_subject(proposal_id), {
             "status": text.status, "progress": text.progress, "spent": text.spent,
             "due_on": due_on.isoformat() if due_on else None})
@@ -1158,6 +1141,19 @@ async def record_delivery(staff: StaffMember, proposal_id: int, text: DeliveryTe
                 {"title": row["title"], "status_msgid": DELIVERY_STATUSES[text.status],
                  "progress": text.progress, "link": proposal_link(proposal_id)})
     return update_id
+
+
+async def _clock_delivery(proposal_id: int, status: str, due_on: date | None,
+                          was_due_on: date | None, at: datetime) -> None:
+    if due_on is not None and due_on != was_due_on:
+        await accountability.reschedule(accountability.DELIVERY, proposal_id, clock.end_of(due_on))
+    if status == COMPLETED:
+        await accountability.resolve(accountability.DELIVERY, proposal_id, at)
+    elif status == CANCELLED:
+        await accountability.close(accountability.DELIVERY, proposal_id,
+                                   accountability.WITHDRAWN, at)
+    else:
+        await accountability.record_first_response(accountability.DELIVERY, proposal_id, at)
 
 
 async def timeline(proposal_id: int) -> list[dict[str, Any]]:

@@ -19,6 +19,8 @@ from typing import Any, Literal
 from piccolo.engine.postgres import PostgresEngine
 
 from ovoz import ledger
+from ovoz.accountability import clock
+from ovoz.accountability import services as accountability
 from ovoz.accounts.permissions import (
     Action,
     Grant,
@@ -27,7 +29,6 @@ from ovoz.accounts.permissions import (
     require,
     scopes,
 )
-from ovoz.accounts.tables import RoleGrant
 from ovoz.db import current_engine, transaction
 from ovoz.geo import services as geo
 from ovoz.geo.tables import District, Mahalla
@@ -311,6 +312,7 @@ async def create_report(resident_id: int, draft: Draft) -> int:
         raise ReportError("too_many_reports", retry_after=decision.retry_after)
     saved = [storage.save(photo) for photo in draft.photos]
     registered = now()
+    due = clock.due_after(registered, days=category["response_days"])
     async with transaction():
         department_id = (await routes(district_id)).get(category["id"])
         inserted = await Report.insert(Report(
@@ -318,20 +320,22 @@ async def create_report(resident_id: int, draft: Draft) -> int:
             point_exact=exact, location_text=_clean(draft.location_text)[:300],
             description=description, author=resident_id, hide_name=draft.hide_name,
             source=draft.source, status=NEW, department=department_id,
-            registered_at=registered,
-            due_at=registered + timedelta(days=category["response_days"]),
+            registered_at=registered, due_at=due,
             updated_at=registered, token=secrets.token_urlsafe(24),
         )).returning(Report.id)
         report_id = inserted[0]["id"]
         for position, photo in enumerate(saved):
             await Photo.insert(Photo(report=report_id, name=photo.name, width=photo.width,
                                      height=photo.height, position=position))
+        region = await _district_place(district_id)
+        await accountability.open_obligation(
+            accountability.REPORT, report_id,
+            Place(region.region_id, district_id, mahalla_id, department_id), registered, due)
         await notify.follow(resident_id, report_subject(report_id))
         await _tell_area_followers(report_id, category, mahalla_id, lat, lon, resident_id)
         await ledger.record("reports.created", report_subject(report_id), {
             "category": category["code"], "district": district_id, "mahalla": mahalla_id,
-            "department": department_id, "due_at": timestamp_text(
-                registered + timedelta(days=category["response_days"])),
+            "department": department_id, "due_at": timestamp_text(due),
         })
     return report_id
 
@@ -724,8 +728,10 @@ async def change_status(official: Official, report_id: int, status: str, note: s
             payload["referred_to_sha256"] = _digest(referred_to)
         if report["first_response_at"] is None:
             changes[Report.first_response_at] = at
+            await accountability.record_first_response(accountability.REPORT, report_id, at)
         if status in CLOSED_STATUSES:
             changes[Report.resolved_at] = at
+            await accountability.resolve(accountability.REPORT, report_id, at)
         if status == FIXED:
             changes[Report.fixed_at] = at
             changes[Report.fix_round] = report["fix_round"] + 1
@@ -787,6 +793,7 @@ async def add_note(official: Official, report_id: int, note: str,
         changes: dict[Any, Any] = {Report.updated_at: at}
         if report["first_response_at"] is None:
             changes[Report.first_response_at] = at
+            await accountability.record_first_response(accountability.REPORT, report_id, at)
         await Report.update(changes).where(Report.id == report_id)
         await _add_update(report_id, "note", note, at, staff_id=official.id, photos=photos)
         await ledger.record("reports.noted", report_subject(report_id),
@@ -809,6 +816,9 @@ async def reroute(official: Official, report_id: int, department_id: int | None,
                 raise ReportError("unknown_department", "department")
         await Report.update({Report.department: department_id, Report.updated_at: at}).where(
             Report.id == report_id)
+        await accountability.move(accountability.REPORT, report_id, Place(
+            (await place_of(report)).region_id, report["district"], report["mahalla"],
+            department_id))
         await _add_update(report_id, "rerouted", note, at, staff_id=official.id)
         await ledger.record("reports.rerouted", report_subject(report_id), {
             "from": report["department"], "to": department_id, "note_sha256": _digest(note)})
@@ -827,10 +837,11 @@ async def extend(official: Official, report_id: int, days: int, reason: str) -> 
             raise ReportError("not_open")
         if report["extended_at"] is not None:
             raise ReportError("already_extended")
-        due = report["due_at"] + timedelta(days=days)
+        due = clock.extended(report["due_at"], days)
         await Report.update({Report.due_at: due, Report.extended_at: at,
                              Report.extension_reason: reason, Report.updated_at: at}
                             ).where(Report.id == report_id)
+        await accountability.extend(accountability.REPORT, report_id, due, reason, at)
         update_id = await _add_update(report_id, "extended", reason, at, staff_id=official.id)
         await ledger.record("reports.extended", report_subject(report_id), {
             "due_at": timestamp_text(due), "reason_sha256": _digest(reason)})
@@ -861,6 +872,7 @@ async def record_fix_feedback(report_id: int, resident_id: int, fixed: bool, not
         if not fixed:
             await Report.update({Report.status: REOPENED, Report.resolved_at: None,
                                  Report.updated_at: at}).where(Report.id == report_id)
+            await accountability.reopen(accountability.REPORT, report_id)
             await _add_update(report_id, "reopened", "", at, status_from=FIXED,
                               status_to=REOPENED)
             await _tell_followers(report, REOPENED, resident_id,
@@ -891,43 +903,6 @@ async def ask_fix_checks(at: datetime | None = None) -> int:
                 {"id": row["id"], "title_names": names[row["category"]],
                  "link": report_link(row["id"])})
     return asked
-
-
-REMIND_BEFORE = timedelta(days=2)
-# Reminders of a passed due date go on being offered this long; the outbox key makes each one
-# go out once, on the first day it is due.
-OVERDUE_WINDOW = timedelta(days=7)
-
-
-async def answering_officials(report: dict[str, Any]) -> list[int]:
-    """The officials who answer a report: its department's, and the district's district-wide."""
-    grants = await RoleGrant.select(RoleGrant.staff, RoleGrant.department_id).where(
-        RoleGrant.revoked_at.is_null() & (RoleGrant.role == "official")
-        & (RoleGrant.district == report["district"]))
-    return sorted({grant["staff"] for grant in grants
-                   if grant["department_id"] in (None, report["department"])})
-
-
-async def remind_due(at: datetime | None = None) -> int:
-    """Tell the answering officials two days before a report is due, and once it has passed;
-    returns how many messages were queued."""
-    at = at or now()
-    rows = await Report.select(
-        Report.id, Report.district, Report.department, Report.due_at, Report.category,
-    ).where(Report.status.is_in(list(OPEN_STATUSES)) & (Report.due_at <= at + REMIND_BEFORE)
-            & (Report.due_at > at - OVERDUE_WINDOW))
-    names = await category_names()
-    queued = 0
-    for row in rows:
-        overdue = row["due_at"] <= at
-        template = "obligation.overdue" if overdue else "obligation.due_soon"
-        day = row["due_at"].astimezone(locale.TASHKENT).date().isoformat()
-        payload = {"title_names": names[row["category"]],
-                   "date_day": day, "link": f"{get_settings().base_url}/staff/reports/{row['id']}"}
-        for staff_id in await answering_officials(row):
-            queued += await notify.enqueue(f"report:{row['id']}:{template}:{day}:{staff_id}",
-                                           "staff", staff_id, template, payload)
-    return queued
 
 
 async def mahalla_choices(district_ids: Sequence[int]) -> list[dict[str, Any]]:
