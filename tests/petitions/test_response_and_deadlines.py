@@ -4,11 +4,13 @@ and the public list with its filters and search."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
+from ovoz.accountability import clock
 from ovoz.accountability import services as accountability
 from ovoz.accounts.permissions import Grant, PermissionDenied, Role
 from ovoz.i18n.locale import TASHKENT
@@ -78,6 +80,58 @@ async def awaiting_id(low_thresholds: None, author: int, backers: list[int],
 
 
 # -- the answer ---------------------------------------------------------------------------------
+
+async def test_the_answer_stops_the_obligations_clock(awaiting_id: int,
+                                                      official: services.Staff) -> None:
+    obligation = await accountability.obligation(accountability.PETITION, awaiting_id)
+    assert obligation is not None
+    assert (obligation["body"], obligation["district"], obligation["closed_at"]) == (
+        "district", BERUNIY, None)
+    await answer(official, awaiting_id)
+    obligation = await accountability.obligation(accountability.PETITION, awaiting_id)
+    assert obligation is not None and obligation["outcome"] == "answered"
+    row = await petition_row(awaiting_id)
+    assert obligation["resolved_at"] == obligation["first_response_at"] == row["responded_at"]
+
+
+async def test_the_answer_may_be_extended_once_with_a_public_reason(
+        awaiting_id: int, official: services.Staff, signers: list[int]) -> None:
+    due = (await petition_row(awaiting_id))["response_due_at"]
+    reason = "Loyiha-smeta hujjatlari viloyatda koʻrib chiqilmoqda."
+    await services.extend_response(official, awaiting_id, 20, reason)
+    row = await petition_row(awaiting_id)
+    assert row["response_due_at"] == clock.extended(due, 20)
+    obligation = await accountability.obligation(accountability.PETITION, awaiting_id)
+    assert obligation is not None
+    assert (obligation["due_at"], obligation["original_due_at"]) == (row["response_due_at"], due)
+    assert obligation["extension_reason"] == reason
+    assert set(signers) <= await recipients("obligation.extended")
+    [message, *_] = await outbox("obligation.extended")
+    assert json.loads(message["payload"])["reason"] == reason
+    [entry] = await ledger_entries("petitions.extended", awaiting_id)
+    assert "reason" not in entry["payload"] and entry["payload"]["reason_sha256"]
+    assert (await failure(services.extend_response(official, awaiting_id, 5, reason))
+            ).code == "already_extended"
+    assert (await petition_row(awaiting_id))["response_due_at"] == row["response_due_at"]
+
+
+async def test_an_extension_needs_days_a_reason_the_addressee_and_no_answer_yet(
+        awaiting_id: int, official: services.Staff) -> None:
+    reason = "Loyiha-smeta hujjatlari viloyatda koʻrib chiqilmoqda."
+    assert (await failure(services.extend_response(official, awaiting_id, 0, reason))
+            ).code == "bad_extension"
+    assert (await failure(services.extend_response(official, awaiting_id, 31, reason))
+            ).code == "bad_extension"
+    assert (await failure(services.extend_response(official, awaiting_id, 5, "Kerak."))
+            ).code == "bad_reason"
+    stranger = await make_district_official("chortoq-hokim", CHORTOQ)
+    with pytest.raises(PermissionDenied):
+        await services.extend_response(stranger, awaiting_id, 5, reason)
+    await answer(official, awaiting_id)
+    assert (await failure(services.extend_response(official, awaiting_id, 5, reason))
+            ).code == "not_answerable"
+
+
 
 async def test_the_districts_official_answers_and_every_follower_hears(
         awaiting_id: int, official: services.Staff, author: int, backers: list[int],
