@@ -31,7 +31,7 @@ from tests.reports.helpers import CHORTOQ
 SUMMARY_KEYS = {
     "id", "title", "topic", "topic_label", "level", "level_label", "addressee", "status",
     "status_label", "threshold", "signatures", "opened_at", "closes_at",
-    "threshold_reached_at", "response_due_at", "url",
+    "threshold_reached_at", "response_due_at", "overdue", "url",
 }
 
 
@@ -129,6 +129,7 @@ async def test_one_petition_with_its_answer_and_mahallas(client: httpx.AsyncClie
     assert body["status_label"] == "Answered"
     assert body["signatures"] == 2 and body["threshold"] == 2
     assert body["threshold_reached_at"] is not None and body["response_due_at"] is not None
+    assert body["overdue"] is False
     assert body["text"].startswith("Bizning qishloqda maktab")
     answer = body["response"]
     assert answer["decision"] == "partly_accepted"

@@ -94,6 +94,16 @@ async def test_the_answer_stops_the_obligations_clock(awaiting_id: int,
     assert obligation["resolved_at"] == obligation["first_response_at"] == row["responded_at"]
 
 
+async def test_an_unanswered_petition_is_overdue_from_its_due_date(
+        awaiting_id: int, official: services.Staff) -> None:
+    row = await petition_row(awaiting_id)
+    due = row["response_due_at"]
+    assert not services.answer_overdue(row, due - timedelta(seconds=1))
+    assert services.answer_overdue(row, due)
+    await answer(official, awaiting_id)
+    assert not services.answer_overdue(await petition_row(awaiting_id), due + timedelta(days=1))
+
+
 async def test_the_answer_may_be_extended_once_with_a_public_reason(
         awaiting_id: int, official: services.Staff, signers: list[int]) -> None:
     due = (await petition_row(awaiting_id))["response_due_at"]

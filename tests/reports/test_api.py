@@ -131,6 +131,10 @@ async def test_one_report_with_a_hidden_name_shows_no_personal_data(
     assert body["lat"] == BERUNIY_POINT[0] and body["point_exact"] is True
     assert body["department"] is None and body["photos"] == []
     assert body["first_response_at"] is not None and body["resolved_at"] is None
+    assert body["overdue"] is False
+    await Report.update({Report.due_at: services.now()}).where(Report.id == report_id)
+    late = (await client.get(f"/api/v1/reports/{report_id}")).json()
+    assert late["overdue"] is True
     [step] = body["history"]
     assert step == {"kind": "status", "status_from": "new", "status_to": "acknowledged",
                     "note": "We will look at it.", "at": step["at"], "official": "Hokimiyat",

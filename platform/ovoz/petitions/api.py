@@ -86,6 +86,7 @@ def summary_json(row: dict[str, Any], signatures: int) -> dict[str, Any]:
         "closes_at": row["closes_at"],
         "threshold_reached_at": row["threshold_reached_at"],
         "response_due_at": row["response_due_at"],
+        "overdue": services.answer_overdue(row),
         "url": services.link(row["id"]),
     }
 

@@ -14,7 +14,7 @@ import random
 import re
 import secrets
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -827,6 +827,12 @@ async def extend_response(staff: Staff, petition_id: int, days: int, reason: str
                 "obligation.extended",
                 {"title": row["title"], "reason": reason[:300], "link": link(petition_id),
                  "date_day": clock.local_day(due - timedelta(seconds=1)).isoformat()})
+
+
+def answer_overdue(row: Mapping[str, Any], at: datetime | None = None) -> bool:
+    """Waiting for the addressee's answer past its due date."""
+    due = row.get("response_due_at")
+    return row.get("status") == THRESHOLD_REACHED and due is not None and due <= (at or now())
 
 
 async def response(petition_id: int) -> dict[str, Any] | None:

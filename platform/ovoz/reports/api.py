@@ -138,6 +138,7 @@ async def report_json(report_id: int) -> dict[str, Any] | None:
         "department": department,
         "registered_at": row["registered_at"],
         "due_at": row["due_at"],
+        "overdue": services.is_overdue(row),
         "first_response_at": row["first_response_at"],
         "resolved_at": row["resolved_at"],
         "supporters": row["supporters"],
