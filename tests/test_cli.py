@@ -71,11 +71,14 @@ def test_migrate_and_seed_a_fresh_database(tmp_path: Path) -> None:
     assert seeded.returncode == 0, seeded.stderr
     assert seeded.stdout.startswith(
         "14 regions, 209 districts and 12 report categories loaded. Demo mahallas: 36 added")
-    # Four demo reports in each of the three pilot districts, in every state, added once.
-    assert seeded.stdout.strip().endswith("Demo reports: 12 added.")
+    # Four demo reports in each of the three pilot districts, in every state, and twelve
+    # older ones each for the scorecards, added once.
+    assert seeded.stdout.strip().endswith(
+        "Demo reports: 12 added, and 36 from the past four months.")
     again = ovoz("seed", "--demo", database_url=url)
     assert "0 added, 36 updated" in again.stdout
-    assert again.stdout.strip().endswith("Demo reports: 0 added.")
+    assert again.stdout.strip().endswith(
+        "Demo reports: 0 added, and 0 from the past four months.")
 
 
 async def test_import_mahallas_reports_bad_lines_and_imports_nothing(db: str, tmp_path: Path

@@ -98,6 +98,7 @@ def migrate() -> None:
 @click.option("--demo", is_flag=True, help="Also load clearly marked demo content.")
 def seed(demo: bool) -> None:
     """Load the shipped places and categories (and, with --demo, demo content)."""
+    from ovoz.accountability.demo import seed_demo_history
     from ovoz.geo import services as geo
     from ovoz.planning.demo import seed_demo as seed_demo_planning
     from ovoz.reports import services as reports
@@ -113,7 +114,8 @@ def seed(demo: bool) -> None:
             summary = await geo.import_mahallas(data, demo=True)
             message += f" Demo mahallas: {summary.created} added, {summary.updated} updated."
             await seed_demo_planning()
-            message += f" Demo reports: {await seed_demo_reports()} added."
+            message += f" Demo reports: {await seed_demo_reports()} added"
+            message += f", and {await seed_demo_history()} from the past four months."
         return message
 
     click.echo(_run(work))

@@ -36,9 +36,9 @@ async def seed_demo_reports() -> int:
     created_at = datetime.now(UTC)
     author = (await Resident.insert(Resident(display_name=DEMO_NAME, created_at=created_at)
                                     ).returning(Resident.id))[0]["id"]
-    official = await _demo_official()
+    official = await demo_official()
     added = 0
-    for district in await _pilots():
+    for district in await pilot_districts():
         located = [m for m in await geo.mahallas_of(district["id"]) if m["centre_lat"]]
         for index, (category, text, status, note) in enumerate(PROBLEMS):
             if index >= len(located):
@@ -56,18 +56,18 @@ async def seed_demo_reports() -> int:
     return added
 
 
-async def _demo_official() -> dict[str, Any]:
+async def demo_official() -> dict[str, Any]:
     """A staff account nobody can sign in to (its password is thrown away), with an official's
     role in every pilot district."""
     row = await StaffAccount.select().where(StaffAccount.username == DEMO_OFFICIAL).first()
     if row is None:
         row, _ = await staff.create_staff(
             DEMO_OFFICIAL, "Namuna mas’ul xodim (demo)", secrets.token_urlsafe(32),
-            grants=[Grant(Role.OFFICIAL, d["region"], d["id"]) for d in await _pilots()])
+            grants=[Grant(Role.OFFICIAL, d["region"], d["id"]) for d in await pilot_districts()])
     return row
 
 
-async def _pilots() -> list[dict[str, Any]]:
+async def pilot_districts() -> list[dict[str, Any]]:
     return await District.select(District.id, District.region).where(
         District.id.is_in(list(get_settings().pilot_districts) or [-1]))
 
