@@ -25,7 +25,7 @@ def ovoz(*args: str, database_url: str | None = None, **env: str
 @pytest.mark.parametrize(
     "command",
     [[], ["serve"], ["migrate"], ["seed"], ["geo", "import-mahallas"], ["translit"],
-     ["ledger", "verify"], ["i18n", "extract"]],
+     ["ledger", "verify"], ["ledger", "export"], ["i18n", "extract"]],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = ovoz(*command, "--help")
@@ -108,11 +108,16 @@ async def test_import_mahallas_then_verify_the_ledger(db: str, tmp_path: Path) -
     assert result.stdout.strip() == "2 mahalla(s) added, 0 updated."
     assert await Mahalla.count().where(Mahalla.district == 126) == 2
 
-    export = tmp_path / "ledger.jsonl"
-    verified = ovoz("ledger", "verify", "--export", str(export), database_url=db)
+    verified = ovoz("ledger", "verify", database_url=db)
     assert verified.returncode == 0, verified.stderr
     assert verified.stdout.startswith("Ledger intact: 1 entries, head ")
+    export = tmp_path / "ledger.jsonl"
+    written = ovoz("ledger", "export", str(export), database_url=db)
+    assert written.returncode == 0, written.stderr
     assert '"kind":"geo.mahallas_imported"' in export.read_text(encoding="utf-8")
+    checked = ovoz("ledger", "verify", "--export", str(export))
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith("Export intact: 1 entries, head ")
 
     await LedgerEntry.update({LedgerEntry.subject: "district:16"}).where(LedgerEntry.seq == 1)
     broken = ovoz("ledger", "verify", database_url=db)

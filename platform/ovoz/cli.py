@@ -192,27 +192,78 @@ def ledger() -> None:
     """The public ledger."""
 
 
+@ledger.command("export")
+@click.argument("export_path", metavar="FILE",
+                type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def ledger_export(export_path: Path) -> None:
+    """Write every entry as JSON lines, the file /data/ledger.jsonl serves."""
+    from ovoz.ledger import services
+
+    try:
+        out = export_path.open("w", encoding="utf-8", newline="\n")
+    except OSError as error:
+        raise click.ClickException(f"cannot write {export_path}: {error.strerror}") from None
+
+    async def work() -> services.Head:
+        last = services.GENESIS
+        async for entry in services.iterate():
+            out.write(services.export_line(entry))
+            last = services.Head(entry["seq"], entry["hash"], None)
+        return last
+
+    with out:
+        head = _run(work)
+    click.echo(f"{head.seq} entries written to {export_path}, head {head.hash}")
+
+
 @ledger.command("verify")
-@click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write every entry as JSON lines to this file.")
-def ledger_verify(export_path: Path | None) -> None:
+@click.option("--export", "export_path", metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Check this export offline (no database, no configuration) instead of the "
+                   "site's database.")
+@click.option("--head", "published_head", metavar="HASH",
+              help="With --export: the published head hash the export must contain.")
+def ledger_verify(export_path: Path | None, published_head: str | None) -> None:
     """Check the whole hash chain; exit 1 naming the first bad entry."""
     from ovoz.ledger import services
 
-    async def work() -> services.Verification:
-        if export_path:
-            with export_path.open("w", encoding="utf-8") as out:
-                async for entry in services.iterate():
-                    out.write(services.canonical_json(entry) + "\n")
-        return await services.verify()
-
-    result = _run(work)
+    if export_path is None:
+        if published_head is not None:
+            raise click.UsageError("--head goes with --export FILE")
+        result = _run(services.verify)
+        if not result.intact:
+            raise click.ClickException(
+                f"ledger broken at entry {result.first_bad_seq}: {result.reason} "
+                f"({result.checked} entries before it are intact)"
+            )
+        click.echo(f"Ledger intact: {result.checked} entries, head {result.head.hash}")
+        return
+    if published_head is not None:
+        published_head = published_head.strip().lower()
+        if len(published_head) != 64 or any(c not in "0123456789abcdef" for c in published_head):
+            raise click.BadParameter("expected the 64 hexadecimal characters of a hash",
+                                     param_hint="--head")
+    try:
+        with export_path.open(encoding="utf-8") as lines:
+            result = services.verify_export(lines, published_head)
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{export_path.name} is not UTF-8 text") from None
+    except OSError as error:
+        raise click.ClickException(f"cannot read {export_path}: {error.strerror}") from None
+    if result.line is not None:
+        raise click.ClickException(
+            f"{export_path.name}: line {result.line}, entry {result.first_bad_seq}: "
+            f"{result.reason} ({result.checked} entries before it are intact)")
     if not result.intact:
         raise click.ClickException(
-            f"ledger broken at entry {result.first_bad_seq}: {result.reason} "
-            f"({result.checked} entries before it are intact)"
-        )
-    click.echo(f"Ledger intact: {result.checked} entries, head {result.head.hash}")
+            f"{export_path.name}: {result.reason} ({result.checked} entries, all intact, "
+            f"end at head {result.head.hash})")
+    message = f"Export intact: {result.checked} entries, head {result.head.hash}"
+    if result.published_seq is not None:
+        message += (f"; the published head is entry {result.published_seq}"
+                    if result.published_seq != result.head.seq
+                    else "; it ends at the published head")
+    click.echo(message)
 
 
 @cli.group()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +57,23 @@ class Verification:
     head: Head
     first_bad_seq: int | None = None
     reason: str | None = None
+    # Checking an export: the line of the first bad entry, and where the published head was.
+    line: int | None = None
+    published_seq: int | None = None
+
+
+class ChainBroken(ValueError):
+    """An entry does not follow the one before it."""
+
+    def __init__(self, seq: int, reason: str) -> None:
+        super().__init__(reason)
+        self.seq = seq
+        self.reason = reason
+
+
+GENESIS = Head(seq=0, hash=GENESIS_HASH, at=None)
+_EXPORT_FIELDS = {"seq": int, "at": str, "kind": str, "subject": str, "payload": dict,
+                  "prev_hash": str, "hash": str}
 
 
 def canonical_json(value: Any) -> str:
@@ -108,7 +125,7 @@ async def head() -> Head:
         .first()
     )
     if last is None:
-        return Head(seq=0, hash=GENESIS_HASH, at=None)
+        return GENESIS
     return Head(seq=last["seq"], hash=last["hash"], at=last["at"])
 
 
@@ -171,24 +188,76 @@ async def iterate(batch: int = 1000) -> AsyncIterator[dict[str, Any]]:
         after = rows[-1]["seq"]
 
 
+def follow(last: Head, entry: Mapping[str, Any]) -> Head:
+    """The head after `entry`, which must come right after `last` and match its own hash; the
+    one check of the chain, for the database and for a downloaded export alike."""
+    seq = entry["seq"]
+    if seq != last.seq + 1:
+        raise ChainBroken(last.seq + 1, f"expected entry {last.seq + 1} next, found {seq} "
+                                        "(an entry is missing)")
+    if entry["prev_hash"] != last.hash:
+        raise ChainBroken(seq, "its prev_hash does not match")
+    at = datetime.fromisoformat(entry["at"])
+    recomputed = entry_hash(entry["prev_hash"], seq, at, entry["kind"], entry["subject"],
+                            entry["payload"])
+    if recomputed != entry["hash"]:
+        raise ChainBroken(seq, "its content does not match its hash")
+    return Head(seq=seq, hash=entry["hash"], at=at)
+
+
 async def verify() -> Verification:
     """Walk the whole chain; report the first entry whose link or hash does not hold."""
-    expected_prev, expected_seq, checked = GENESIS_HASH, 1, 0
-    last = Head(seq=0, hash=GENESIS_HASH, at=None)
-    async for entry in iterate():
-        seq = entry["seq"]
-        if seq != expected_seq:
-            reason = f"expected entry {expected_seq} next, found {seq} (an entry is missing)"
-            return Verification(False, checked, last, expected_seq, reason)
-        if entry["prev_hash"] != expected_prev:
-            return Verification(False, checked, last, seq, "its prev_hash does not match")
-        recomputed = entry_hash(
-            entry["prev_hash"], seq, datetime.fromisoformat(entry["at"]), entry["kind"],
-            entry["subject"], entry["payload"],
-        )
-        if recomputed != entry["hash"]:
-            return Verification(False, checked, last, seq, "its content does not match its hash")
-        checked += 1
-        expected_prev, expected_seq = entry["hash"], seq + 1
-        last = Head(seq=seq, hash=entry["hash"], at=datetime.fromisoformat(entry["at"]))
+    last, checked = GENESIS, 0
+    try:
+        async for entry in iterate():
+            last = follow(last, entry)
+            checked += 1
+    except ChainBroken as broken:
+        return Verification(False, checked, last, broken.seq, broken.reason)
     return Verification(True, checked, last)
+
+
+def export_line(entry: Mapping[str, Any]) -> str:
+    """One entry as a line of the JSON Lines export: canonical JSON, so every copy is alike."""
+    return canonical_json(entry) + "\n"
+
+
+def _exported_entry(line: str, expected_seq: int) -> dict[str, Any]:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        raise ChainBroken(expected_seq, "the line is not JSON") from None
+    if not isinstance(entry, dict):
+        raise ChainBroken(expected_seq, "the line is not a ledger entry")
+    for field, kind in _EXPORT_FIELDS.items():
+        value = entry.get(field)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ChainBroken(expected_seq, f"the line has no valid {field!r}")
+    try:
+        datetime.fromisoformat(entry["at"])
+    except ValueError:
+        raise ChainBroken(entry["seq"], "its 'at' is not a time") from None
+    return entry
+
+
+def verify_export(lines: Iterable[str], published_head: str | None = None) -> Verification:
+    """Check an export (JSON lines, as `export_line` writes them) without the database: every
+    entry's hash and link from the first, and, when given, that the published head hash is
+    among them. A newer export still proves an older head: the chain runs through it."""
+    last, checked, published_seq = GENESIS, 0, None
+    if published_head == GENESIS_HASH:
+        published_seq = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            last = follow(last, _exported_entry(line, last.seq + 1))
+        except ChainBroken as broken:
+            return Verification(False, checked, last, broken.seq, broken.reason, line=number)
+        checked += 1
+        if last.hash == published_head:
+            published_seq = last.seq
+    if published_head is not None and published_seq is None:
+        return Verification(False, checked, last,
+                            reason=f"the published head {published_head} is not in the export")
+    return Verification(True, checked, last, published_seq=published_seq)
