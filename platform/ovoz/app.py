@@ -20,6 +20,8 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from ovoz import db
+from ovoz.accountability.api import ScorecardsApi
+from ovoz.accountability.controllers import AccountabilityController
 from ovoz.accounts.api import AuthApi, MeApi
 from ovoz.accounts.controllers import ProfileController, SignInController
 from ovoz.accounts.oneid_controllers import OneIdController
@@ -116,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PetitionsStaffController,
             PlanningController,
             PlanningStaffController,
+            AccountabilityController,
             GeoApi,
             LedgerApi,
             AuthApi,
@@ -123,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReportsApi,
             PetitionsApi,
             PlanningApi,
+            ScorecardsApi,
             Open311Controller,
             create_static_files_router(
                 path="/static",
