@@ -22,6 +22,10 @@ from litestar.template import TemplateConfig
 from ovoz import db
 from ovoz.accountability.api import ScorecardsApi
 from ovoz.accountability.controllers import AccountabilityController
+from ovoz.accountability.report_controllers import (
+    AccountabilityReportsController,
+    AccountabilityReportsStaffController,
+)
 from ovoz.accounts.api import AuthApi, MeApi
 from ovoz.accounts.controllers import ProfileController, SignInController
 from ovoz.accounts.oneid_controllers import OneIdController
@@ -119,6 +123,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PlanningController,
             PlanningStaffController,
             AccountabilityController,
+            AccountabilityReportsController,
+            AccountabilityReportsStaffController,
             GeoApi,
             LedgerApi,
             AuthApi,
