@@ -39,6 +39,7 @@ from ovoz.jobs import JOBS
 from ovoz.ledger.api import LedgerApi
 from ovoz.notify.controllers import NotificationsController
 from ovoz.notify.worker import Worker
+from ovoz.opendata.controllers import OpenDataController
 from ovoz.petitions.api import PetitionsApi
 from ovoz.petitions.controllers import PetitionsController
 from ovoz.petitions.feeds import PetitionFeedsController
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountabilityController,
             AccountabilityReportsController,
             AccountabilityReportsStaffController,
+            OpenDataController,
             GeoApi,
             LedgerApi,
             AuthApi,
