@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ovoz.accounts.permissions import StaffMember
 from ovoz.petitions import services
 from ovoz.settings import get_settings
 from tests.petitions.helpers import (
@@ -60,12 +61,12 @@ async def backers(mahallas: list[int]) -> list[int]:
 
 
 @pytest.fixture
-async def moderator(db: str) -> services.Staff:
+async def moderator(db: str) -> StaffMember:
     return await make_moderator()
 
 
 @pytest.fixture
-async def official(db: str) -> services.Staff:
+async def official(db: str) -> StaffMember:
     return await make_district_official()
 
 
@@ -75,6 +76,6 @@ async def draft_id(author: int) -> int:
 
 
 @pytest.fixture
-async def open_id(author: int, backers: list[int], moderator: services.Staff) -> int:
+async def open_id(author: int, backers: list[int], moderator: StaffMember) -> int:
     """A petition to Beruniy's hokimiyat collecting signatures (threshold as configured)."""
     return await open_petition(author, backers, moderator)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ovoz.accounts.permissions import Grant, Role
+from ovoz.accounts.permissions import Grant, Role, StaffMember
 from ovoz.geo.tables import Mahalla
 from ovoz.ledger.tables import LedgerEntry
 from ovoz.notify.tables import OutboxMessage
@@ -46,15 +46,15 @@ async def make_verified(number: int, mahalla_id: int, residence: bool = True) ->
     return resident_id
 
 
-async def make_moderator(username: str = "moderator") -> services.Staff:
+async def make_moderator(username: str = "moderator") -> StaffMember:
     grant = Grant(Role.MODERATOR)
-    return services.Staff(await make_staff_account(username, grant), (grant,))
+    return StaffMember(await make_staff_account(username, grant), (grant,))
 
 
 async def make_district_official(username: str = "hokim", district_id: int = BERUNIY
-                                 ) -> services.Staff:
+                                 ) -> StaffMember:
     grant = Grant(Role.OFFICIAL, REGION_OF[district_id], district_id)
-    return services.Staff(await make_staff_account(username, grant), (grant,))
+    return StaffMember(await make_staff_account(username, grant), (grant,))
 
 
 def district_petition(title: str = "Qishloqqa yangi maktab qurilsin",
@@ -77,16 +77,16 @@ def mahalla_petition(mahalla_id: int) -> services.PetitionText:
 # -- added for the tests of the services: the lifecycle's steps, and looking at what it wrote --
 
 async def make_department_official(username: str = "suvchi", department_id: int = 5,
-                                   district_id: int = BERUNIY) -> services.Staff:
+                                   district_id: int = BERUNIY) -> StaffMember:
     """An official limited to one department of the district."""
     grant = Grant(Role.OFFICIAL, REGION_OF[district_id], district_id,
                   department_id=department_id)
-    return services.Staff(await make_staff_account(username, grant), (grant,))
+    return StaffMember(await make_staff_account(username, grant), (grant,))
 
 
-async def make_regional_moderator(username: str, region_id: int) -> services.Staff:
+async def make_regional_moderator(username: str, region_id: int) -> StaffMember:
     grant = Grant(Role.MODERATOR, region_id)
-    return services.Staff(await make_staff_account(username, grant), (grant,))
+    return StaffMember(await make_staff_account(username, grant), (grant,))
 
 
 async def make_residents(count: int, mahalla_id: int, first: int,
@@ -102,7 +102,7 @@ async def to_moderation(author: int, petition_id: int, backers: list[int]) -> No
         await services.sponsor(petition_id, backer)
 
 
-async def open_petition(author: int, backers: list[int], moderator: services.Staff,
+async def open_petition(author: int, backers: list[int], moderator: StaffMember,
                         text: services.PetitionText | None = None) -> int:
     """A petition taken through sponsors and moderation to collecting signatures."""
     petition_id = await services.create_draft(author, text or district_petition())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ovoz.accounts.permissions import Grant, PermissionDenied, Role
+from ovoz.accounts.permissions import Grant, PermissionDenied, Role, StaffMember
 from ovoz.petitions import services
 from ovoz.petitions.tables import Invalidation, Signature
 from tests.petitions.helpers import (
@@ -103,7 +103,7 @@ async def test_a_device_and_a_mahalla_far_above_their_share_are_flagged(
 # -- invalidation -------------------------------------------------------------------------------
 
 async def test_invalidation_strikes_the_addresses_signatures_and_corrects_the_count(
-        open_id: int, signed_from_a_cafe: list[int], moderator: services.Staff,
+        open_id: int, signed_from_a_cafe: list[int], moderator: StaffMember,
         mahallas: list[int]) -> None:
     struck = await services.invalidate(moderator, open_id, "  Bir   kafedan   ketma-ket. ",
                                        address_digest=services.digest(CAFE))
@@ -125,7 +125,7 @@ async def test_invalidation_strikes_the_addresses_signatures_and_corrects_the_co
 
 
 async def test_a_second_invalidation_of_the_same_address_strikes_nothing_more(
-        open_id: int, signed_from_a_cafe: list[int], moderator: services.Staff) -> None:
+        open_id: int, signed_from_a_cafe: list[int], moderator: StaffMember) -> None:
     await services.invalidate(moderator, open_id, "Bir kafedan.",
                               address_digest=services.digest(CAFE))
     assert await services.invalidate(moderator, open_id, "Yana bir bor.",
@@ -135,7 +135,7 @@ async def test_a_second_invalidation_of_the_same_address_strikes_nothing_more(
 
 
 async def test_invalidation_by_mahalla_and_by_device(open_id: int, mahallas: list[int],
-                                                     moderator: services.Staff) -> None:
+                                                     moderator: StaffMember) -> None:
     here = await make_residents(3, mahallas[0], first=1000)
     there = await make_residents(2, mahallas[1], first=1100)
     for person in here:
@@ -173,7 +173,7 @@ async def test_invalidation_needs_the_moderate_permission_over_the_area(
 
 
 async def test_invalidation_needs_a_reason_and_a_target(
-        open_id: int, signed_from_a_cafe: list[int], moderator: services.Staff) -> None:
+        open_id: int, signed_from_a_cafe: list[int], moderator: StaffMember) -> None:
     error = await failure(services.invalidate(moderator, open_id, "   \n ",
                                               address_digest=services.digest(CAFE)))
     assert (error.code, error.field) == ("note_required", "reason")
@@ -186,7 +186,7 @@ async def test_invalidation_needs_a_reason_and_a_target(
 
 
 async def test_invalidation_only_while_signatures_are_collected(
-        open_id: int, signed_from_a_cafe: list[int], moderator: services.Staff, author: int
+        open_id: int, signed_from_a_cafe: list[int], moderator: StaffMember, author: int
 ) -> None:
     await services.withdraw(author, open_id)
     error = await failure(services.invalidate(moderator, open_id, "Shubhali.",

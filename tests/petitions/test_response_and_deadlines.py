@@ -12,7 +12,7 @@ import pytest
 
 from ovoz.accountability import clock
 from ovoz.accountability import services as accountability
-from ovoz.accounts.permissions import Grant, PermissionDenied, Role
+from ovoz.accounts.permissions import Grant, PermissionDenied, Role, StaffMember
 from ovoz.i18n.locale import TASHKENT
 from ovoz.jobs import JOBS
 from ovoz.notify import schedule
@@ -48,7 +48,7 @@ PLAIN = ("Aholining murojaati: bu masala ko‘p yillardan beri hal qilinmagan, c
 ANSWER = "Maktab qurilishi 2027-yil tuman dasturiga kiritildi, loyiha tayyorlanmoqda."
 
 
-async def answer(staff: services.Staff, petition_id: int, decision: str = "partly_accepted",
+async def answer(staff: StaffMember, petition_id: int, decision: str = "partly_accepted",
                  text: str = ANSWER, name: str = "Aziz Karimov",
                  post: str = "Tuman hokimining o‘rinbosari") -> None:
     await services.respond(staff, petition_id, decision, text, name, post)
@@ -74,7 +74,7 @@ async def signed_to_threshold(petition_id: int, people: list[int]) -> int:
 
 @pytest.fixture
 async def awaiting_id(low_thresholds: None, author: int, backers: list[int],
-                      moderator: services.Staff, signers: list[int]) -> int:
+                      moderator: StaffMember, signers: list[int]) -> int:
     """A petition to Beruniy's hokimiyat with its three signatures, waiting for the answer."""
     return await signed_to_threshold(await open_petition(author, backers, moderator), signers)
 
@@ -82,7 +82,7 @@ async def awaiting_id(low_thresholds: None, author: int, backers: list[int],
 # -- the answer ---------------------------------------------------------------------------------
 
 async def test_the_answer_stops_the_obligations_clock(awaiting_id: int,
-                                                      official: services.Staff) -> None:
+                                                      official: StaffMember) -> None:
     obligation = await accountability.obligation(accountability.PETITION, awaiting_id)
     assert obligation is not None
     assert (obligation["body"], obligation["district"], obligation["closed_at"]) == (
@@ -95,7 +95,7 @@ async def test_the_answer_stops_the_obligations_clock(awaiting_id: int,
 
 
 async def test_an_unanswered_petition_is_overdue_from_its_due_date(
-        awaiting_id: int, official: services.Staff) -> None:
+        awaiting_id: int, official: StaffMember) -> None:
     row = await petition_row(awaiting_id)
     due = row["response_due_at"]
     assert not services.answer_overdue(row, due - timedelta(seconds=1))
@@ -105,7 +105,7 @@ async def test_an_unanswered_petition_is_overdue_from_its_due_date(
 
 
 async def test_the_answer_may_be_extended_once_with_a_public_reason(
-        awaiting_id: int, official: services.Staff, signers: list[int]) -> None:
+        awaiting_id: int, official: StaffMember, signers: list[int]) -> None:
     due = (await petition_row(awaiting_id))["response_due_at"]
     reason = "Loyiha-smeta hujjatlari viloyatda koʻrib chiqilmoqda."
     await services.extend_response(official, awaiting_id, 20, reason)
@@ -126,7 +126,7 @@ async def test_the_answer_may_be_extended_once_with_a_public_reason(
 
 
 async def test_an_extension_needs_days_a_reason_the_addressee_and_no_answer_yet(
-        awaiting_id: int, official: services.Staff) -> None:
+        awaiting_id: int, official: StaffMember) -> None:
     reason = "Loyiha-smeta hujjatlari viloyatda koʻrib chiqilmoqda."
     assert (await failure(services.extend_response(official, awaiting_id, 0, reason))
             ).code == "bad_extension"
@@ -144,7 +144,7 @@ async def test_an_extension_needs_days_a_reason_the_addressee_and_no_answer_yet(
 
 
 async def test_the_districts_official_answers_and_every_follower_hears(
-        awaiting_id: int, official: services.Staff, author: int, backers: list[int],
+        awaiting_id: int, official: StaffMember, author: int, backers: list[int],
         signers: list[int]) -> None:
     await notify.unfollow(signers[2], services.subject(awaiting_id))
     await answer(official, awaiting_id, text=f"  {ANSWER}  ", name="  Aziz   Karimov ")
@@ -165,8 +165,8 @@ async def test_the_districts_official_answers_and_every_follower_hears(
 
 
 async def test_a_mahalla_petition_is_answered_by_its_districts_official(
-        low_thresholds: None, author: int, backers: list[int], moderator: services.Staff,
-        signers: list[int], mahallas: list[int], official: services.Staff) -> None:
+        low_thresholds: None, author: int, backers: list[int], moderator: StaffMember,
+        signers: list[int], mahallas: list[int], official: StaffMember) -> None:
     petition_id = await signed_to_threshold(
         await open_petition(author, backers, moderator, mahalla_petition(mahallas[0])), signers)
     assert services.answerable_here(official, await petition_row(petition_id))
@@ -175,7 +175,7 @@ async def test_a_mahalla_petition_is_answered_by_its_districts_official(
 
 
 async def test_an_answer_needs_the_answer_permission_over_the_area(
-        awaiting_id: int, moderator: services.Staff) -> None:
+        awaiting_id: int, moderator: StaffMember) -> None:
     others = (await make_district_official("chortoq", CHORTOQ), await make_department_official(),
               moderator)
     for staff in others:
@@ -188,7 +188,7 @@ async def test_an_answer_needs_the_answer_permission_over_the_area(
 
 
 async def test_only_a_petition_waiting_for_its_answer_is_answered(
-        open_id: int, awaiting_id: int, official: services.Staff) -> None:
+        open_id: int, awaiting_id: int, official: StaffMember) -> None:
     assert (await failure(answer(official, open_id))).code == "not_answerable"
     assert (await failure(answer(official, awaiting_id + 1000))).code == "not_found"
     await answer(official, awaiting_id)
@@ -199,7 +199,7 @@ async def test_only_a_petition_waiting_for_its_answer_is_answered(
 
 
 async def test_an_answer_needs_a_decision_a_text_and_who_gave_it(
-        awaiting_id: int, official: services.Staff) -> None:
+        awaiting_id: int, official: StaffMember) -> None:
     for changes, code, field in (
         ({"decision": "maybe"}, "bad_decision", "decision"),
         ({"decision": ""}, "bad_decision", "decision"),
@@ -214,19 +214,19 @@ async def test_an_answer_needs_a_decision_a_text_and_who_gave_it(
 
 
 async def test_a_missing_post_is_reported_on_the_post_field(awaiting_id: int,
-                                                            official: services.Staff) -> None:
+                                                            official: StaffMember) -> None:
     error = await failure(answer(official, awaiting_id, post=" "))
     assert (error.code, error.field) == ("bad_response", "official_post")
 
 
 async def test_the_regional_hokimiyat_s_officials_answer_a_regional_petition(
-        low_thresholds: None, author: int, backers: list[int], moderator: services.Staff,
-        signers: list[int], official: services.Staff) -> None:
+        low_thresholds: None, author: int, backers: list[int], moderator: StaffMember,
+        signers: list[int], official: StaffMember) -> None:
     regional = services.PetitionText(
         title="Viloyat yo‘li ta’mirlansin", text=district_petition().text, topic="roads",
         level="regional_hokimiyat", place_id=REGION_OF[BERUNIY])
     grant = Grant(Role.OFFICIAL, REGION_OF[BERUNIY])
-    regional_official = services.Staff(await make_staff_account("viloyat", grant), (grant,))
+    regional_official = StaffMember(await make_staff_account("viloyat", grant), (grant,))
     petition_id = await signed_to_threshold(
         await open_petition(author, backers, moderator, regional), signers)
     # The regional hokimiyat's official is told and answers; a district's official does not.
@@ -243,7 +243,7 @@ def pdf() -> bytes:
     return b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
-async def test_an_answer_carries_its_documents(awaiting_id: int, official: services.Staff
+async def test_an_answer_carries_its_documents(awaiting_id: int, official: StaffMember
                                                ) -> None:
     await services.respond(official, awaiting_id, "accepted", ANSWER, "Aziz Karimov",
                            "Tuman hokimi", [services.Upload("C:\\hujjatlar\\qaror 12.pdf", pdf()),
@@ -261,7 +261,7 @@ async def test_an_answer_carries_its_documents(awaiting_id: int, official: servi
         services.attachment_path("../../etc/passwd")
 
 
-async def test_bad_documents_refuse_the_whole_answer(awaiting_id: int, official: services.Staff
+async def test_bad_documents_refuse_the_whole_answer(awaiting_id: int, official: StaffMember
                                                      ) -> None:
     for documents in ([services.Upload("qaror.docx", b"PK\x03\x04 not a photo")],
                       [services.Upload(f"{n}.pdf", pdf()) for n in range(6)]):
@@ -308,7 +308,7 @@ async def test_a_window_ending_under_the_threshold_expires_it_once(
 
 
 async def test_an_answered_petition_closes_when_its_window_ends(
-        awaiting_id: int, official: services.Staff) -> None:
+        awaiting_id: int, official: StaffMember) -> None:
     await answer(official, awaiting_id)
     closes_at = (await petition_row(awaiting_id))["closes_at"]
     assert (await services.close_due(closes_at - timedelta(hours=1)))["closed"] == 0
@@ -320,7 +320,7 @@ async def test_an_answered_petition_closes_when_its_window_ends(
 
 
 async def test_signers_are_anonymised_after_the_retention_period(
-        awaiting_id: int, official: services.Staff, signers: list[int], mahallas: list[int],
+        awaiting_id: int, official: StaffMember, signers: list[int], mahallas: list[int],
         configure: Configure) -> None:
     configure(OVOZ_PETITION_ANONYMISE_DAYS="40")
     await answer(official, awaiting_id)
@@ -343,7 +343,7 @@ async def test_signers_are_anonymised_after_the_retention_period(
 
 
 async def test_an_expired_petition_is_anonymised_too_but_not_one_still_open(
-        author: int, backers: list[int], moderator: services.Staff, mahallas: list[int]
+        author: int, backers: list[int], moderator: StaffMember, mahallas: list[int]
 ) -> None:
     expiring = await open_petition(author, backers, moderator,
                                    district_petition("Maktab kerak, birinchi"))
@@ -378,7 +378,7 @@ async def test_anonymised_signatures_keep_only_the_mahalla_and_the_channel(
 
 
 async def test_anonymised_signers_no_longer_follow_the_petition(
-        awaiting_id: int, official: services.Staff, signers: list[int], backers: list[int]
+        awaiting_id: int, official: StaffMember, signers: list[int], backers: list[int]
 ) -> None:
     await answer(official, awaiting_id)
     closed_at = (await petition_row(awaiting_id))["closes_at"]
@@ -391,7 +391,7 @@ async def test_anonymised_signers_no_longer_follow_the_petition(
 
 
 async def test_the_sponsors_of_a_finally_refused_petition_are_removed_after_retention(
-        author: int, draft_id: int, backers: list[int], moderator: services.Staff) -> None:
+        author: int, draft_id: int, backers: list[int], moderator: StaffMember) -> None:
     await to_moderation(author, draft_id, backers)
     await services.moderate(moderator, draft_id, False, "insult")
     await services.resubmit(author, draft_id)
@@ -517,7 +517,7 @@ async def test_each_row_carries_its_signature_count(listed: dict[str, int],
 
 
 async def test_the_addressee_is_reminded_before_and_after_the_answer_is_due(
-        awaiting_id: int, official: services.Staff) -> None:
+        awaiting_id: int, official: StaffMember) -> None:
     due = (await petition_row(awaiting_id))["response_due_at"]
     assert await accountability.remind_due(due - timedelta(days=10)) == 0
     assert await accountability.remind_due(due - timedelta(days=1)) > 0

@@ -12,7 +12,7 @@ import pytest
 
 from ovoz.accountability import clock
 from ovoz.accountability import services as accountability
-from ovoz.accounts.permissions import Grant, Role
+from ovoz.accounts.permissions import Grant, Role, StaffMember
 from ovoz.accounts.tables import Resident, RoleGrant
 from ovoz.notify import services as notify
 from ovoz.petitions import services
@@ -51,7 +51,7 @@ async def resident_row(resident_id: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def low_threshold(author: int, backers: list[int], moderator: services.Staff,
+async def low_threshold(author: int, backers: list[int], moderator: StaffMember,
                         configure: Configure) -> int:
     """An open petition to Beruniy's hokimiyat that needs 3 signatures, answered in 20 days."""
     configure(levels={"district_hokimiyat": {"threshold": 3, "response_days": 20}})
@@ -97,7 +97,7 @@ async def test_a_home_outside_the_area_is_refused(open_id: int, mahallas: list[i
 
 
 async def test_a_mahalla_petition_is_signed_by_that_mahalla_only(
-        author: int, backers: list[int], moderator: services.Staff, mahallas: list[int]
+        author: int, backers: list[int], moderator: StaffMember, mahallas: list[int]
 ) -> None:
     petition_id = await open_petition(author, backers, moderator, mahalla_petition(mahallas[0]))
     [local] = await make_residents(1, mahallas[0], first=1000)
@@ -186,7 +186,7 @@ async def test_one_resident_five_times_at_once_counts_once(open_id: int, mahalla
 # -- the threshold
 
 async def test_reaching_the_threshold_starts_the_answer_deadline(
-        low_threshold: int, mahallas: list[int], official: services.Staff) -> None:
+        low_threshold: int, mahallas: list[int], official: StaffMember) -> None:
     people = await make_residents(4, mahallas[0], first=1000)
     await services.sign(low_threshold, people[0])
     await services.sign(low_threshold, people[1])
@@ -209,7 +209,7 @@ async def test_reaching_the_threshold_starts_the_answer_deadline(
 
 
 async def test_the_districts_officials_are_told_and_no_one_else(
-        low_threshold: int, mahallas: list[int], official: services.Staff) -> None:
+        low_threshold: int, mahallas: list[int], official: StaffMember) -> None:
     second = await make_district_official("hokim_orinbosari")
     department = await make_department_official()
     elsewhere = await make_district_official("chortoq", CHORTOQ)
@@ -230,7 +230,7 @@ async def test_the_districts_officials_are_told_and_no_one_else(
     assert await recipients("petition.threshold_reached") == set()
 
 
-async def test_answering_staff_of_an_area(mahallas: list[int], official: services.Staff
+async def test_answering_staff_of_an_area(mahallas: list[int], official: StaffMember
                                           ) -> None:
     await make_department_official()
     chortoq = await make_district_official("chortoq", CHORTOQ)
@@ -248,8 +248,8 @@ async def test_answering_staff_of_an_area(mahallas: list[int], official: service
 
 
 async def test_signers_crossing_the_threshold_together_move_it_once(
-        author: int, backers: list[int], moderator: services.Staff, mahallas: list[int],
-        official: services.Staff, configure: Configure) -> None:
+        author: int, backers: list[int], moderator: StaffMember, mahallas: list[int],
+        official: StaffMember, configure: Configure) -> None:
     configure(levels={"district_hokimiyat": {"threshold": 10}})
     petition_id = await open_petition(author, backers, moderator)
     people = await make_residents(14, mahallas[1], first=1000)
@@ -265,7 +265,7 @@ async def test_signers_crossing_the_threshold_together_move_it_once(
 
 
 async def test_a_threshold_reached_by_everyone_at_once_moves_it_once(
-        author: int, backers: list[int], moderator: services.Staff, mahallas: list[int],
+        author: int, backers: list[int], moderator: StaffMember, mahallas: list[int],
         configure: Configure) -> None:
     configure(levels={"district_hokimiyat": {"threshold": 5}})
     petition_id = await open_petition(author, backers, moderator)
@@ -278,7 +278,7 @@ async def test_a_threshold_reached_by_everyone_at_once_moves_it_once(
 # -- limits
 
 async def test_an_account_signing_too_many_petitions_is_stopped(
-        author: int, backers: list[int], moderator: services.Staff, mahallas: list[int],
+        author: int, backers: list[int], moderator: StaffMember, mahallas: list[int],
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(services, "SIGNATURES_PER_ACCOUNT", 3)
     petitions = [await open_petition(author, backers, moderator,

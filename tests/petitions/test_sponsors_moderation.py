@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ovoz.accounts.permissions import PermissionDenied
+from ovoz.accounts.permissions import PermissionDenied, StaffMember
 from ovoz.accounts.tables import Resident
 from ovoz.geo.tables import Mahalla
 from ovoz.ledger.tables import LedgerEntry
@@ -210,7 +210,7 @@ async def test_moderation_needs_the_permission_over_the_area(moderated_id: int) 
 
 
 async def test_only_a_petition_in_moderation_is_moderated(
-        draft_id: int, moderator: services.Staff) -> None:
+        draft_id: int, moderator: StaffMember) -> None:
     assert (await failure(services.moderate(moderator, draft_id, True))).code == (
         "not_in_moderation")
     assert (await failure(services.moderate(moderator, draft_id + 1000, True))).code == (
@@ -219,7 +219,7 @@ async def test_only_a_petition_in_moderation_is_moderated(
 
 
 async def test_two_moderators_deciding_at_once_make_one_decision(
-        moderated_id: int, moderator: services.Staff, monkeypatch: pytest.MonkeyPatch) -> None:
+        moderated_id: int, moderator: StaffMember, monkeypatch: pytest.MonkeyPatch) -> None:
     second = await make_regional_moderator("qoraqalpoq", REGION_OF[BERUNIY])
     read = services.petition
 
@@ -244,7 +244,7 @@ async def test_two_moderators_deciding_at_once_make_one_decision(
 # -- moderation: approval -----------------------------------------------------------------------
 
 async def test_approval_opens_it_with_the_levels_window_and_threshold(
-        author: int, draft_id: int, backers: list[int], moderator: services.Staff,
+        author: int, draft_id: int, backers: list[int], moderator: StaffMember,
         configure: Configure) -> None:
     configure(levels={"district_hokimiyat": {"threshold": 250, "window_days": 45}})
     await to_moderation(author, draft_id, backers)
@@ -259,7 +259,7 @@ async def test_approval_opens_it_with_the_levels_window_and_threshold(
 
 
 async def test_the_default_threshold_of_a_district_hokimiyat(moderated_id: int,
-                                                             moderator: services.Staff) -> None:
+                                                             moderator: StaffMember) -> None:
     await services.moderate(moderator, moderated_id, True)
     row = await petition_row(moderated_id)
     assert row["threshold"] == 1000
@@ -272,7 +272,7 @@ async def beruniy_population(mahalla_ids: list[int]) -> int:
 
 
 async def test_a_share_of_the_population_where_every_mahalla_has_one(
-        author: int, draft_id: int, backers: list[int], moderator: services.Staff,
+        author: int, draft_id: int, backers: list[int], moderator: StaffMember,
         mahallas: list[int], configure: Configure) -> None:
     configure(levels={"district_hokimiyat": {"threshold": 999, "population_percent": 1.5}})
     await to_moderation(author, draft_id, backers)
@@ -299,7 +299,7 @@ async def test_a_mahalla_petitions_share_counts_that_mahalla_only(
 
 
 async def test_the_fixed_number_when_a_mahalla_of_the_area_has_no_population(
-        author: int, draft_id: int, backers: list[int], moderator: services.Staff,
+        author: int, draft_id: int, backers: list[int], moderator: StaffMember,
         mahallas: list[int], configure: Configure) -> None:
     configure(levels={"district_hokimiyat": {"threshold": 999, "population_percent": 1.5}})
     await Mahalla.update({Mahalla.population: None}).where(Mahalla.id == mahallas[-1])
@@ -311,7 +311,7 @@ async def test_the_fixed_number_when_a_mahalla_of_the_area_has_no_population(
 # -- moderation: refusal ------------------------------------------------------------------------
 
 async def test_a_refusal_needs_a_reason_from_the_list(moderated_id: int,
-                                                      moderator: services.Staff) -> None:
+                                                      moderator: StaffMember) -> None:
     for reason in ("", "rude", "Insult"):
         error = await failure(services.moderate(moderator, moderated_id, False, reason,
                                                 "Yomon."))
@@ -321,7 +321,7 @@ async def test_a_refusal_needs_a_reason_from_the_list(moderated_id: int,
 
 
 async def test_a_refusal_records_the_reason_and_the_note(moderated_id: int,
-                                                         moderator: services.Staff) -> None:
+                                                         moderator: StaffMember) -> None:
     await services.moderate(moderator, moderated_id, False, "competence",
                             "  Bu   viloyat   hokimligining   vakolatida. ")
     row = await petition_row(moderated_id)
@@ -335,7 +335,7 @@ async def test_a_refusal_records_the_reason_and_the_note(moderated_id: int,
 
 
 async def test_a_duplicate_names_another_existing_petition(
-        author: int, moderated_id: int, moderator: services.Staff) -> None:
+        author: int, moderated_id: int, moderator: StaffMember) -> None:
     for duplicate_of in (None, moderated_id, moderated_id + 1000):
         error = await failure(services.moderate(moderator, moderated_id, False, "duplicate",
                                                 duplicate_of=duplicate_of))
@@ -349,7 +349,7 @@ async def test_a_duplicate_names_another_existing_petition(
 
 
 async def test_duplicate_of_is_kept_only_for_the_duplicate_reason(
-        author: int, moderated_id: int, moderator: services.Staff) -> None:
+        author: int, moderated_id: int, moderator: StaffMember) -> None:
     other = await services.create_draft(author, district_petition("Maktab qurilsin, bu boshqa"))
     await services.moderate(moderator, moderated_id, False, "insult", duplicate_of=other)
     assert (await petition_row(moderated_id))["duplicate_of"] is None
@@ -358,7 +358,7 @@ async def test_duplicate_of_is_kept_only_for_the_duplicate_reason(
 # -- resubmission -------------------------------------------------------------------------------
 
 async def test_the_author_edits_and_resubmits_once_after_a_refusal(
-        author: int, moderated_id: int, moderator: services.Staff) -> None:
+        author: int, moderated_id: int, moderator: StaffMember) -> None:
     await services.moderate(moderator, moderated_id, False, "insult", "Haqoratli so‘z bor.")
     assert services.can_edit(await petition_row(moderated_id))
     await services.edit(author, moderated_id, district_petition("Qishloqqa maktab kerak, hurmat"))
@@ -379,7 +379,7 @@ async def test_the_author_edits_and_resubmits_once_after_a_refusal(
 
 
 async def test_a_second_round_may_be_approved(author: int, moderated_id: int,
-                                              moderator: services.Staff) -> None:
+                                              moderator: StaffMember) -> None:
     await services.moderate(moderator, moderated_id, False, "personal_data")
     await services.resubmit(author, moderated_id)
     await services.moderate(moderator, moderated_id, True)
@@ -387,7 +387,7 @@ async def test_a_second_round_may_be_approved(author: int, moderated_id: int,
 
 
 async def test_only_the_author_resubmits_and_only_a_rejected_petition(
-        author: int, moderated_id: int, moderator: services.Staff, backers: list[int]) -> None:
+        author: int, moderated_id: int, moderator: StaffMember, backers: list[int]) -> None:
     assert (await failure(services.resubmit(author, moderated_id))).code == "not_editable"
     await services.moderate(moderator, moderated_id, False, "insult")
     assert (await failure(services.resubmit(backers[0], moderated_id))).code == "not_author"
@@ -397,7 +397,7 @@ async def test_only_the_author_resubmits_and_only_a_rejected_petition(
 # -- the ledger and the followers ---------------------------------------------------------------
 
 async def test_ledger_entries_carry_no_personal_data(
-        author: int, moderated_id: int, moderator: services.Staff, backers: list[int]) -> None:
+        author: int, moderated_id: int, moderator: StaffMember, backers: list[int]) -> None:
     await services.moderate(moderator, moderated_id, False, "personal_data",
                             "Qo‘shnining telefoni +998 90 123 45 67 yozilgan.")
     await services.resubmit(author, moderated_id)
@@ -419,7 +419,7 @@ async def test_ledger_entries_carry_no_personal_data(
         assert "telefon" not in row["payload"]
 
 
-async def test_followers_hear_that_it_opened(moderated_id: int, moderator: services.Staff,
+async def test_followers_hear_that_it_opened(moderated_id: int, moderator: StaffMember,
                                              author: int, backers: list[int]) -> None:
     await services.moderate(moderator, moderated_id, True)
     assert await recipients("petition.opened") == {author, *backers}
@@ -434,7 +434,7 @@ async def test_followers_hear_that_it_opened(moderated_id: int, moderator: servi
 
 
 async def test_followers_hear_of_each_refusal(author: int, moderated_id: int,
-                                              moderator: services.Staff,
+                                              moderator: StaffMember,
                                               backers: list[int]) -> None:
     await services.moderate(moderator, moderated_id, False, "insult")
     assert await recipients("petition.rejected") == {author, *backers}
@@ -470,7 +470,7 @@ async def test_moderation_stats_without_history(db: str) -> None:
 
 
 async def test_moderation_stats_follow_real_moderation(moderated_id: int,
-                                                       moderator: services.Staff) -> None:
+                                                       moderator: StaffMember) -> None:
     assert (await services.moderation_stats())["waiting"] == 1
     await services.moderate(moderator, moderated_id, True)
     stats = await services.moderation_stats()

@@ -11,7 +11,7 @@ import pytest
 
 from ovoz.accounts import services as accounts
 from ovoz.accounts import sessions
-from ovoz.accounts.permissions import Grant, Role
+from ovoz.accounts.permissions import Grant, Role, StaffMember
 from ovoz.accounts.tables import Resident, StaffAccount
 from ovoz.i18n import locale
 from ovoz.petitions import services
@@ -40,7 +40,7 @@ def english(client: httpx.AsyncClient) -> None:
 
 
 async def as_staff(client: httpx.AsyncClient, username: str, grant: Grant,
-                   stage: str = sessions.STAFF_FULL) -> services.Staff:
+                   stage: str = sessions.STAFF_FULL) -> StaffMember:
     """The browser signed in as a new staff member holding one grant, with a CSRF cookie."""
     staff_id = await make_staff_account(username, grant)
     # A role grant ends the person's sessions, so the session starts at the current epoch.
@@ -49,7 +49,7 @@ async def as_staff(client: httpx.AsyncClient, username: str, grant: Grant,
     client.cookies.set(sessions.COOKIE, await sessions.start(
         sessions.STAFF, staff_id, account["session_epoch"], stage))
     await client.get("/staff/signin")
-    return services.Staff(staff_id, (grant,))
+    return StaffMember(staff_id, (grant,))
 
 
 async def submit(client: httpx.AsyncClient, path: str, **fields: str) -> httpx.Response:

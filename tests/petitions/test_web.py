@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from ovoz.accounts import sessions
+from ovoz.accounts.permissions import StaffMember
 from ovoz.accounts.tables import Resident
 from ovoz.geo.tables import Mahalla
 from ovoz.petitions import services
@@ -337,7 +338,7 @@ async def test_residents_who_may_not_start_one_are_told_what_to_do(
 
 async def test_the_author_reads_the_rejection_edits_resubmits_and_withdraws(
         client: httpx.AsyncClient, author: int, backers: list[int], draft_id: int,
-        moderator: services.Staff) -> None:
+        moderator: StaffMember) -> None:
     await services.seek_sponsors(author, draft_id)
     for backer in backers:
         await services.sponsor(draft_id, backer)

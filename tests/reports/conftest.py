@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ovoz.accounts.permissions import StaffMember
 from ovoz.reports import services
 from tests.reports.helpers import draft, load_demo_mahallas, make_official, make_resident
 
@@ -21,5 +22,5 @@ async def report_id(author: int) -> int:
 
 
 @pytest.fixture
-async def official(db: str) -> services.Official:
+async def official(db: str) -> StaffMember:
     return await make_official()

@@ -8,7 +8,7 @@ from typing import Any
 
 from PIL import Image
 
-from ovoz.accounts.permissions import Grant, Role
+from ovoz.accounts.permissions import Grant, Role, StaffMember
 from ovoz.accounts.tables import Resident, RoleGrant, StaffAccount
 from ovoz.geo import services as geo
 from ovoz.reports import services
@@ -52,11 +52,11 @@ async def make_staff_account(username: str, grant: Grant) -> int:
 
 
 async def make_official(username: str = "hokimiyat", district_id: int = BERUNIY,
-                        department_id: int | None = None) -> services.Official:
+                        department_id: int | None = None) -> StaffMember:
     """A staff account with an official's grant, as the services see it."""
     grant = Grant(Role.OFFICIAL, REGION_OF[district_id], district_id,
                   department_id=department_id)
-    return services.Official(await make_staff_account(username, grant), (grant,))
+    return StaffMember(await make_staff_account(username, grant), (grant,))
 
 
 def jpeg(width: int = 800, height: int = 600) -> bytes:

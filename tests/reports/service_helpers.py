@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ovoz.accounts.permissions import Grant, Role
+from ovoz.accounts.permissions import Grant, Role, StaffMember
 from ovoz.geo import services as geo
 from ovoz.geo.tables import Mahalla
 from ovoz.ledger.tables import LedgerEntry
@@ -44,9 +44,9 @@ async def category_id(code: str) -> int:
     return row["id"]
 
 
-async def make_administrator(username: str = "admin") -> services.Official:
+async def make_administrator(username: str = "admin") -> StaffMember:
     grant = Grant(Role.ADMINISTRATOR)
-    return services.Official(await make_staff_account(username, grant), (grant,))
+    return StaffMember(await make_staff_account(username, grant), (grant,))
 
 
 async def ledger_entries(kind: str) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from ovoz.accounts.permissions import PermissionDenied
+from ovoz.accounts.permissions import PermissionDenied, StaffMember
 from ovoz.reports import services
 from ovoz.reports.services import ReportError
 from ovoz.reports.tables import Department, Routing
@@ -15,7 +15,7 @@ from tests.reports.helpers import BERUNIY, BOYSUN, CHORTOQ, make_official
 from tests.reports.service_helpers import category_id, ledger_entries, make_administrator
 
 
-async def test_a_district_official_creates_a_department(official: services.Official) -> None:
+async def test_a_district_official_creates_a_department(official: StaffMember) -> None:
     roads = await services.create_department(official, BERUNIY, "  Yoʻl   xoʻjaligi ",
                                              "Дорожное  хозяйство", "Roads")
     department = await services.department(roads)
@@ -30,7 +30,7 @@ async def test_a_district_official_creates_a_department(official: services.Offic
     assert entry["payload"] == {"district": BERUNIY}
 
 
-async def test_the_same_name_again_is_the_same_department(official: services.Official) -> None:
+async def test_the_same_name_again_is_the_same_department(official: StaffMember) -> None:
     first = await services.create_department(official, BERUNIY, "Suvoqova")
     again = await services.create_department(official, BERUNIY, " Suvoqova  ", "Водоканал")
     assert again == first
@@ -41,7 +41,7 @@ async def test_the_same_name_again_is_the_same_department(official: services.Off
     assert await services.create_department(chortoq, CHORTOQ, "Suvoqova") != first
 
 
-async def test_a_department_needs_a_name_and_a_known_district(official: services.Official
+async def test_a_department_needs_a_name_and_a_known_district(official: StaffMember
                                                               ) -> None:
     with pytest.raises(ReportError) as caught:
         await services.create_department(official, BERUNIY, "   ")
@@ -59,7 +59,7 @@ async def test_an_administrator_manages_any_district(db: str) -> None:
     assert await services.routes(BOYSUN) == {await category_id("water"): water}
 
 
-async def test_others_may_not_manage_departments(official: services.Official) -> None:
+async def test_others_may_not_manage_departments(official: StaffMember) -> None:
     roads = await services.create_department(official, BERUNIY, "Yoʻl xoʻjaligi")
     roads_official = await make_official("yollar", BERUNIY, roads)
     chortoq = await make_official("chortoq", CHORTOQ)
@@ -72,7 +72,7 @@ async def test_others_may_not_manage_departments(official: services.Official) ->
     assert await Department.count() == 1 and await Routing.count() == 0
 
 
-async def test_routes_are_set_replaced_and_removed(official: services.Official) -> None:
+async def test_routes_are_set_replaced_and_removed(official: StaffMember) -> None:
     roads = await services.create_department(official, BERUNIY, "Yoʻl xoʻjaligi")
     works = await services.create_department(official, BERUNIY, "Obodonlashtirish")
     pothole, sign = await category_id("roads.pothole"), await category_id("roads.sign")
@@ -88,7 +88,7 @@ async def test_routes_are_set_replaced_and_removed(official: services.Official) 
     assert payloads[-1] == {"category": sign, "department": None}
 
 
-async def test_a_route_goes_to_a_department_of_the_same_district(official: services.Official
+async def test_a_route_goes_to_a_department_of_the_same_district(official: StaffMember
                                                                  ) -> None:
     chortoq = await make_official("chortoq", CHORTOQ)
     chortoq_roads = await services.create_department(chortoq, CHORTOQ, "Yoʻl xoʻjaligi")
@@ -101,7 +101,7 @@ async def test_a_route_goes_to_a_department_of_the_same_district(official: servi
     assert await services.routes(BERUNIY) == {}
 
 
-async def test_the_same_department_created_at_once_is_one(official: services.Official) -> None:
+async def test_the_same_department_created_at_once_is_one(official: StaffMember) -> None:
     colleague = await make_official("hokim-orinbosari")
     created = await asyncio.gather(*(services.create_department(who, BERUNIY, "Suvoqova")
                                      for who in (official, colleague) * 3))
@@ -109,7 +109,7 @@ async def test_the_same_department_created_at_once_is_one(official: services.Off
 
 
 async def test_a_route_set_at_once_by_two_officials_ends_with_one_of_them(
-        official: services.Official) -> None:
+        official: StaffMember) -> None:
     colleague = await make_official("hokim-orinbosari")
     water = await services.create_department(official, BERUNIY, "Suvoqova")
     works = await services.create_department(official, BERUNIY, "Obodonlashtirish")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ovoz.accounts.permissions import StaffMember
 from ovoz.jobs import JOBS
 from ovoz.notify import schedule
 from ovoz.notify import services as notify
@@ -38,7 +39,7 @@ async def answer_refused(code: str, report_id: int, resident_id: int, fixed: boo
 # -- confirming and disputing -----------------------------------------------------------------
 
 async def test_feedback_is_only_for_a_fixed_report(report_id: int, author: int,
-                                                   official: services.Official) -> None:
+                                                   official: StaffMember) -> None:
     await answer_refused("not_fixed", report_id, author)
     await services.change_status(official, report_id, "closed_not_fixed", "No budget.")
     await answer_refused("not_fixed", report_id, author, fixed=False)
@@ -47,7 +48,7 @@ async def test_feedback_is_only_for_a_fixed_report(report_id: int, author: int,
 
 async def test_only_the_author_and_followers_answer(report_id: int, author: int,
                                                     supporter: int,
-                                                    official: services.Official) -> None:
+                                                    official: StaffMember) -> None:
     stranger = await make_resident("+998901110009", "Nodira")
     await services.change_status(official, report_id, "fixed", "Filled.")
     await answer_refused("not_involved", report_id, stranger)
@@ -62,7 +63,7 @@ async def test_only_the_author_and_followers_answer(report_id: int, author: int,
 
 
 async def test_one_answer_per_person_per_fix(report_id: int, author: int,
-                                             official: services.Official) -> None:
+                                             official: StaffMember) -> None:
     await services.change_status(official, report_id, "fixed", "Filled.")
     await services.record_fix_feedback(report_id, author, True)
     await answer_refused("already_answered", report_id, author)
@@ -74,7 +75,7 @@ async def test_one_answer_per_person_per_fix(report_id: int, author: int,
 
 
 async def test_a_feedback_note_is_optional_but_bounded(report_id: int, author: int,
-                                                       official: services.Official) -> None:
+                                                       official: StaffMember) -> None:
     await services.change_status(official, report_id, "fixed", "Filled.")
     with pytest.raises(ReportError) as caught:
         await services.record_fix_feedback(report_id, author, False, "n" * 2001)
@@ -83,7 +84,7 @@ async def test_a_feedback_note_is_optional_but_bounded(report_id: int, author: i
 
 
 async def test_a_dispute_reopens_the_report_and_tells_the_other_followers(
-        report_id: int, author: int, supporter: int, official: services.Official) -> None:
+        report_id: int, author: int, supporter: int, official: StaffMember) -> None:
     await services.change_status(official, report_id, "fixed", "Filled.")
     assert (await report_row(report_id))["resolved_at"] is not None
     before = {m["key"] for m in await outbox("report.updated")}
@@ -106,7 +107,7 @@ async def test_a_dispute_reopens_the_report_and_tells_the_other_followers(
 
 async def test_after_a_second_fix_everyone_answers_again(report_id: int, author: int,
                                                          supporter: int,
-                                                         official: services.Official) -> None:
+                                                         official: StaffMember) -> None:
     await services.change_status(official, report_id, "fixed", "Filled.")
     await services.record_fix_feedback(report_id, author, True)
     await services.record_fix_feedback(report_id, supporter, False)
@@ -132,7 +133,7 @@ async def fix_checks() -> list[dict[str, object]]:
 
 async def test_the_author_is_asked_once_after_the_days_pass(report_id: int, author: int,
                                                             supporter: int,
-                                                            official: services.Official
+                                                            official: StaffMember
                                                             ) -> None:
     fixed_at = services.now()
     days = timedelta(days=get_settings().fix_check_days)
@@ -153,7 +154,7 @@ async def test_the_author_is_asked_once_after_the_days_pass(report_id: int, auth
 
 
 async def test_checks_asked_at_once_by_several_workers_ask_once(report_id: int, author: int,
-                                                                official: services.Official
+                                                                official: StaffMember
                                                                 ) -> None:
     await notify.choose_channels(author, ["inapp"])
     fixed_at = services.now()
@@ -164,7 +165,7 @@ async def test_checks_asked_at_once_by_several_workers_ask_once(report_id: int, 
 
 
 async def test_only_fixed_reports_are_asked_about(author: int,
-                                                  official: services.Official) -> None:
+                                                  official: StaffMember) -> None:
     supporter = await make_resident("+998901110001", "Bobur")
     fixed_at = services.now()
     at = fixed_at + timedelta(days=get_settings().fix_check_days + 1)
@@ -181,7 +182,7 @@ async def test_only_fixed_reports_are_asked_about(author: int,
 
 
 async def test_a_second_fix_is_asked_about_again(report_id: int, author: int, supporter: int,
-                                                 official: services.Official) -> None:
+                                                 official: StaffMember) -> None:
     await notify.choose_channels(author, ["inapp"])
     days = timedelta(days=get_settings().fix_check_days)
     first_fix = services.now()
@@ -198,7 +199,7 @@ async def test_a_second_fix_is_asked_about_again(report_id: int, author: int, su
 
 
 async def test_the_scheduled_job_asks_once_a_day(report_id: int, author: int,
-                                                 official: services.Official) -> None:
+                                                 official: StaffMember) -> None:
     await notify.choose_channels(author, ["inapp"])
     await services.change_status(official, report_id, "fixed", "Filled.",
                                  at=MORNING - timedelta(days=get_settings().fix_check_days + 1))

@@ -10,7 +10,7 @@ import pytest
 
 from ovoz.accountability import clock
 from ovoz.accountability import services as accountability
-from ovoz.accounts.permissions import PermissionDenied
+from ovoz.accounts.permissions import PermissionDenied, StaffMember
 from ovoz.reports import services
 from ovoz.reports.services import ReportError
 from tests.reports.helpers import (
@@ -31,7 +31,7 @@ from tests.reports.service_helpers import (
 # -- acknowledging many -----------------------------------------------------------------------
 
 async def test_acknowledge_many_changes_only_the_new_reports_the_official_answers(
-        author: int, official: services.Official) -> None:
+        author: int, official: StaffMember) -> None:
     first = await services.create_report(author, draft())
     second = await services.create_report(author, draft())
     seen = await services.create_report(author, draft())
@@ -48,7 +48,7 @@ async def test_acknowledge_many_changes_only_the_new_reports_the_official_answer
 
 
 async def test_acknowledge_many_skips_other_departments(author: int,
-                                                        official: services.Official) -> None:
+                                                        official: StaffMember) -> None:
     roads = await services.create_department(official, BERUNIY, "Yoʻl xoʻjaligi")
     water = await services.create_department(official, BERUNIY, "Suvoqova")
     await services.set_route(official, BERUNIY, await category_id("water"), water)
@@ -58,7 +58,7 @@ async def test_acknowledge_many_skips_other_departments(author: int,
     assert await status_of(piped) == "new"
 
 
-async def test_acknowledge_many_needs_a_note(report_id: int, official: services.Official
+async def test_acknowledge_many_needs_a_note(report_id: int, official: StaffMember
                                              ) -> None:
     with pytest.raises(ReportError) as caught:
         await services.acknowledge_many(official, [report_id], " ")
@@ -69,7 +69,7 @@ async def test_acknowledge_many_needs_a_note(report_id: int, official: services.
 # -- notes ------------------------------------------------------------------------------------
 
 async def test_a_note_answers_without_changing_the_status(report_id: int,
-                                                          official: services.Official) -> None:
+                                                          official: StaffMember) -> None:
     await services.add_note(official, report_id, "  The crew   comes on Monday. ")
     row = await report_row(report_id)
     assert row["status"] == "new" and row["first_response_at"] is not None
@@ -100,7 +100,7 @@ async def test_a_note_is_refused_when_empty_or_outside_the_officials_place(
 # -- rerouting --------------------------------------------------------------------------------
 
 async def test_a_report_goes_to_another_department_of_its_district_and_back(
-        report_id: int, official: services.Official) -> None:
+        report_id: int, official: StaffMember) -> None:
     roads = await services.create_department(official, BERUNIY, "Yoʻl xoʻjaligi")
     roads_official = await make_official("yollar", BERUNIY, roads)
     with pytest.raises(PermissionDenied):
@@ -117,7 +117,7 @@ async def test_a_report_goes_to_another_department_of_its_district_and_back(
 
 
 async def test_a_report_is_not_rerouted_to_another_districts_department(
-        report_id: int, official: services.Official) -> None:
+        report_id: int, official: StaffMember) -> None:
     chortoq = await make_official("chortoq", CHORTOQ)
     chortoq_roads = await services.create_department(chortoq, CHORTOQ, "Yoʻl xoʻjaligi")
     for department_id in (chortoq_roads, chortoq_roads + 1000):
@@ -127,7 +127,7 @@ async def test_a_report_is_not_rerouted_to_another_districts_department(
     assert (await report_row(report_id))["department"] is None
 
 
-async def test_a_closed_report_is_not_rerouted(report_id: int, official: services.Official
+async def test_a_closed_report_is_not_rerouted(report_id: int, official: StaffMember
                                               ) -> None:
     roads = await services.create_department(official, BERUNIY, "Yoʻl xoʻjaligi")
     await services.change_status(official, report_id, "fixed", "Filled.")
@@ -139,7 +139,7 @@ async def test_a_closed_report_is_not_rerouted(report_id: int, official: service
 # -- extending --------------------------------------------------------------------------------
 
 async def test_the_deadline_is_extended_once_with_a_reason(report_id: int,
-                                                           official: services.Official) -> None:
+                                                           official: StaffMember) -> None:
     due = (await report_row(report_id))["due_at"]
     await services.extend(official, report_id, 10, "  Asphalt   arrives in spring. ")
     row = await report_row(report_id)
@@ -161,7 +161,7 @@ async def test_the_deadline_is_extended_once_with_a_reason(report_id: int,
 
 
 @pytest.mark.parametrize("days", [0, -3, 31])
-async def test_an_extension_is_one_to_thirty_days(report_id: int, official: services.Official,
+async def test_an_extension_is_one_to_thirty_days(report_id: int, official: StaffMember,
                                                   days: int) -> None:
     with pytest.raises(ReportError) as caught:
         await services.extend(official, report_id, days, "Asphalt arrives in spring.")
@@ -171,7 +171,7 @@ async def test_an_extension_is_one_to_thirty_days(report_id: int, official: serv
 
 @pytest.mark.parametrize("days", [1, 30])
 async def test_an_extension_at_the_limits_is_allowed(report_id: int,
-                                                     official: services.Official,
+                                                     official: StaffMember,
                                                      days: int) -> None:
     due = (await report_row(report_id))["due_at"]
     await services.extend(official, report_id, days, "Asphalt arrives in spring.")
@@ -184,7 +184,7 @@ async def test_an_extension_at_the_limits_is_allowed(report_id: int,
 
 
 async def test_an_extension_needs_a_reason_an_open_report_and_permission(
-        report_id: int, official: services.Official) -> None:
+        report_id: int, official: StaffMember) -> None:
     with pytest.raises(ReportError) as caught:
         await services.extend(official, report_id, 5, "  ")
     assert caught.value.code == "note_required"

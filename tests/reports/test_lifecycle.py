@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ovoz.accounts.permissions import PermissionDenied
+from ovoz.accounts.permissions import PermissionDenied, StaffMember
 from ovoz.i18n import locale
 from ovoz.notify import services as notify
 from ovoz.reports import services
@@ -51,7 +51,7 @@ def later(hours: float) -> datetime:
 # -- the steps --------------------------------------------------------------------------------
 
 async def test_a_report_moves_through_its_statuses(report_id: int,
-                                                   official: services.Official) -> None:
+                                                   official: StaffMember) -> None:
     for status in ("acknowledged", "in_progress", "fixed"):
         await services.change_status(official, report_id, status, f"Now {status}.")
         assert await status_of(report_id) == status
@@ -77,7 +77,7 @@ async def test_a_report_moves_through_its_statuses(report_id: int,
     (("fixed",), "in_progress"),
     (("closed_not_fixed",), "fixed"),
 ])
-async def test_refused_transitions(report_id: int, official: services.Official,
+async def test_refused_transitions(report_id: int, official: StaffMember,
                                    path: tuple[str, ...], target: str) -> None:
     for status in path:
         await services.change_status(official, report_id, status, "A step.")
@@ -89,7 +89,7 @@ async def test_refused_transitions(report_id: int, official: services.Official,
     assert await ReportUpdate.count() == steps
 
 
-async def test_a_closed_report_cannot_be_moved_on(report_id: int, official: services.Official
+async def test_a_closed_report_cannot_be_moved_on(report_id: int, official: StaffMember
                                                  ) -> None:
     await services.change_status(official, report_id, "referred", "Gas is not ours.",
                                  referred_to="Hududgaztaʼminot")
@@ -101,7 +101,7 @@ async def test_a_closed_report_cannot_be_moved_on(report_id: int, official: serv
 
 @pytest.mark.parametrize(("note", "code"), [("", "note_required"), ("  \n\t ", "note_required"),
                                             ("n" * 2001, "note_too_long")])
-async def test_a_status_change_needs_a_note(report_id: int, official: services.Official,
+async def test_a_status_change_needs_a_note(report_id: int, official: StaffMember,
                                             note: str, code: str) -> None:
     with pytest.raises(ReportError) as caught:
         await services.change_status(official, report_id, "acknowledged", note)
@@ -109,7 +109,7 @@ async def test_a_status_change_needs_a_note(report_id: int, official: services.O
     assert await status_of(report_id) == "new"
 
 
-async def test_at_most_three_photos_with_a_step(report_id: int, official: services.Official
+async def test_at_most_three_photos_with_a_step(report_id: int, official: StaffMember
                                                 ) -> None:
     with pytest.raises(ReportError) as caught:
         await services.change_status(official, report_id, "fixed", "Done.",
@@ -121,7 +121,7 @@ async def test_at_most_three_photos_with_a_step(report_id: int, official: servic
     assert [p["update"] for p in (await report_row(report_id))["photos"]] == [step["id"]]
 
 
-async def test_an_unknown_report_is_not_found(report_id: int, official: services.Official
+async def test_an_unknown_report_is_not_found(report_id: int, official: StaffMember
                                               ) -> None:
     with pytest.raises(ReportError) as caught:
         await services.change_status(official, report_id + 1000, "acknowledged", "Seen.")
@@ -129,7 +129,7 @@ async def test_an_unknown_report_is_not_found(report_id: int, official: services
 
 
 async def test_two_officials_closing_at_once_close_once(report_id: int,
-                                                      official: services.Official) -> None:
+                                                      official: StaffMember) -> None:
     colleague = await make_official("hokim-orinbosari")
     outcomes = await asyncio.gather(
         services.change_status(official, report_id, "fixed", "Filled."),
@@ -151,7 +151,7 @@ async def test_an_official_of_another_district_is_refused(report_id: int) -> Non
 
 
 async def test_department_officials_act_on_their_own_department_reports_only(
-        author: int, official: services.Official) -> None:
+        author: int, official: StaffMember) -> None:
     roads = await services.create_department(official, BERUNIY, "Yoʻl xoʻjaligi")
     water = await services.create_department(official, BERUNIY, "Suvoqova")
     roads_official = await make_official("yollar", BERUNIY, roads)
@@ -174,7 +174,7 @@ async def test_department_officials_act_on_their_own_department_reports_only(
 # -- times kept -------------------------------------------------------------------------------
 
 async def test_the_first_response_is_kept_once_and_closing_sets_resolved_at(
-        report_id: int, official: services.Official) -> None:
+        report_id: int, official: StaffMember) -> None:
     first, second, third = later(1), later(2), later(3)
     await services.change_status(official, report_id, "acknowledged", "Seen.", at=first)
     await services.change_status(official, report_id, "in_progress", "Crew sent.", at=second)
@@ -191,7 +191,7 @@ async def test_the_first_response_is_kept_once_and_closing_sets_resolved_at(
 # -- duplicates -------------------------------------------------------------------------------
 
 async def test_a_duplicate_points_at_the_root_of_a_chain_and_moves_its_followers(
-        author: int, official: services.Official, unlink_duplicates: None) -> None:
+        author: int, official: StaffMember, unlink_duplicates: None) -> None:
     original = await services.create_report(author, draft())
     second_author = await make_resident("+998901110001", "Bobur")
     third_author = await make_resident("+998901110002", "Malika")
@@ -212,7 +212,7 @@ async def test_a_duplicate_points_at_the_root_of_a_chain_and_moves_its_followers
     assert [p["original"] for p in payloads] == [original, original]
 
 
-async def test_a_duplicate_needs_a_valid_original(author: int, official: services.Official,
+async def test_a_duplicate_needs_a_valid_original(author: int, official: StaffMember,
                                                   unlink_duplicates: None) -> None:
     first = await services.create_report(author, draft())
     second = await services.create_report(author, draft())
@@ -233,7 +233,7 @@ async def test_a_duplicate_needs_a_valid_original(author: int, official: service
 
 # -- referrals --------------------------------------------------------------------------------
 
-async def test_a_referral_names_the_body(report_id: int, official: services.Official) -> None:
+async def test_a_referral_names_the_body(report_id: int, official: StaffMember) -> None:
     with pytest.raises(ReportError) as caught:
         await services.change_status(official, report_id, "referred", "Not ours.",
                                      referred_to="   ")
@@ -249,7 +249,7 @@ async def test_a_referral_names_the_body(report_id: int, official: services.Offi
     assert "Hududgaz" not in entry["raw"]
 
 
-async def test_a_referral_comes_within_five_days(report_id: int, official: services.Official
+async def test_a_referral_comes_within_five_days(report_id: int, official: StaffMember
                                                  ) -> None:
     registered = (await report_row(report_id))["registered_at"]
     with pytest.raises(ReportError) as caught:
@@ -280,7 +280,7 @@ def in_language(msgid: str, language: str) -> str:
 
 
 async def test_followers_are_told_in_their_language(author: int,
-                                                    official: services.Official) -> None:
+                                                    official: StaffMember) -> None:
     russian = await make_resident("+998901110004", "Olga", language="ru")
     gone = await make_resident("+998901110005", "Timur")
     report_id = await services.create_report(author, draft())
@@ -312,7 +312,7 @@ async def test_followers_are_told_in_their_language(author: int,
     assert bell["text"] == russian_text
 
 
-async def test_each_step_is_a_new_message(report_id: int, official: services.Official) -> None:
+async def test_each_step_is_a_new_message(report_id: int, official: StaffMember) -> None:
     await services.change_status(official, report_id, "acknowledged", "Seen.")
     await services.change_status(official, report_id, "in_progress", "Crew sent.")
     statuses = [json.loads(m["payload"])["status_msgid"] for m in await outbox("report.updated")
@@ -321,7 +321,7 @@ async def test_each_step_is_a_new_message(report_id: int, official: services.Off
 
 
 async def test_the_ledger_keeps_a_digest_of_the_note(report_id: int,
-                                                     official: services.Official) -> None:
+                                                     official: StaffMember) -> None:
     note = "Crew of Rustam Aliyev (+998 90 123 45 67) will come on Monday."
     await services.change_status(official, report_id, "in_progress", note)
     [entry] = await ledger_entries("reports.status_changed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ovoz.accountability import services as accountability
+from ovoz.accounts.permissions import StaffMember
 from ovoz.reports import services
 from tests.reports.helpers import BERUNIY, REGION_OF, draft, make_resident
 from tests.reports.service_helpers import report_row
@@ -28,7 +29,7 @@ async def test_registering_starts_the_clock_at_the_district(report_id: int) -> N
 
 
 async def test_first_response_resolution_and_a_disputed_fix(
-        report_id: int, author: int, official: services.Official) -> None:
+        report_id: int, author: int, official: StaffMember) -> None:
     await services.add_note(official, report_id, "Koʻrib chiqilmoqda.")
     noted = await obligation_of(report_id)
     assert noted["first_response_at"] is not None and noted["resolved_at"] is None
@@ -47,7 +48,7 @@ async def test_first_response_resolution_and_a_disputed_fix(
 
 
 async def test_rerouting_moves_the_obligation_to_the_department(
-        report_id: int, official: services.Official) -> None:
+        report_id: int, official: StaffMember) -> None:
     roads = await services.create_department(official, BERUNIY, "Yoʻl xoʻjaligi")
     await services.reroute(official, report_id, roads, "Yoʻl boʻlimiga.")
     row = await obligation_of(report_id)
@@ -58,7 +59,7 @@ async def test_rerouting_moves_the_obligation_to_the_department(
 
 
 async def test_a_second_extension_is_refused_and_the_clock_keeps_the_first(
-        report_id: int, official: services.Official) -> None:
+        report_id: int, official: StaffMember) -> None:
     await services.extend(official, report_id, 10, "Asfalt bahorda keladi.")
     first = await obligation_of(report_id)
     assert first["extended_at"] is not None

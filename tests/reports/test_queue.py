@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from ovoz.accounts.permissions import StaffMember
 from ovoz.pagination import Page
 from ovoz.reports import services
 from ovoz.reports.services import Filters
@@ -43,7 +44,7 @@ def ids(page: Page) -> list[int]:
     return [row["id"] for row in page.items]
 
 
-async def queued(official: services.Official, **filters: Any) -> list[int]:
+async def queued(official: StaffMember, **filters: Any) -> list[int]:
     return ids(await services.queue(official, Filters(**filters), 1, 50))
 
 
@@ -58,7 +59,7 @@ def test_status_groups() -> None:
 # -- the queue --------------------------------------------------------------------------------
 
 async def test_the_queue_holds_the_officials_district_earliest_due_first(
-        author: int, official: services.Official) -> None:
+        author: int, official: StaffMember) -> None:
     later = await report_at(author, BERUNIY_POINT, due_in_days=9)
     overdue = await report_at(author, BERUNIY_POINT, due_in_days=-2)
     soon = await report_at(author, BERUNIY_POINT, due_in_days=1)
@@ -73,7 +74,7 @@ async def test_the_queue_holds_the_officials_district_earliest_due_first(
 
 
 async def test_a_department_official_queues_their_department_only(
-        author: int, official: services.Official) -> None:
+        author: int, official: StaffMember) -> None:
     roads = await services.create_department(official, BERUNIY, "Yoʻl xoʻjaligi")
     await services.set_route(official, BERUNIY, await category_id("roads.pothole"), roads)
     pothole = await report_at(author, BERUNIY_POINT)
@@ -94,7 +95,7 @@ async def test_someone_who_answers_nothing_has_an_empty_queue(author: int) -> No
     assert await services.due_this_week(administrator) == 0
 
 
-async def test_queue_filters(author: int, official: services.Official) -> None:
+async def test_queue_filters(author: int, official: StaffMember) -> None:
     pothole = await report_at(author, BERUNIY_POINT, due_in_days=1)
     damaged = await report_at(author, BERUNIY_POINT, "roads.damaged", due_in_days=2)
     lamp = await report_at(author, OBOD_POINT, "lighting", due_in_days=-1)
@@ -114,7 +115,7 @@ async def test_queue_filters(author: int, official: services.Official) -> None:
 
 
 async def test_due_this_week_counts_open_reports_due_within_seven_days(
-        author: int, official: services.Official) -> None:
+        author: int, official: StaffMember) -> None:
     now = services.now()
     await report_at(author, BERUNIY_POINT, due_in_days=-1)
     await report_at(author, BERUNIY_POINT, due_in_days=6.9)
@@ -129,7 +130,7 @@ async def test_due_this_week_counts_open_reports_due_within_seven_days(
 # -- the public search ------------------------------------------------------------------------
 
 async def test_search_lists_newest_first_with_filters(author: int,
-                                                      official: services.Official) -> None:
+                                                      official: StaffMember) -> None:
     start = services.now() - timedelta(days=10)
     oldest = await report_at(author, BERUNIY_POINT)
     chortoq = await report_at(author, CHORTOQ_POINT, "water")

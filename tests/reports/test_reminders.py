@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from ovoz.accountability import services as accountability
 from ovoz.accountability.tables import Obligation
+from ovoz.accounts.permissions import StaffMember
 from ovoz.jobs import JOBS
 from ovoz.notify import schedule
 from ovoz.notify import services as notify
@@ -22,7 +23,7 @@ async def reminders(template: str) -> list[dict[str, object]]:
         (OutboxMessage.template == template) & (OutboxMessage.channel == "inapp"))
 
 
-async def test_due_soon_then_overdue_each_once(author: int, official: services.Official
+async def test_due_soon_then_overdue_each_once(author: int, official: StaffMember
                                                ) -> None:
     roads = await services.create_department(official, 16, "Yoʻl xoʻjaligi")
     other = await services.create_department(official, 16, "Suv taʼminoti")
@@ -58,7 +59,7 @@ async def test_due_soon_then_overdue_each_once(author: int, official: services.O
     assert water_official.id not in everyone and elsewhere.id not in everyone
 
 
-async def test_answered_reports_are_not_reminded(author: int, official: services.Official
+async def test_answered_reports_are_not_reminded(author: int, official: StaffMember
                                                  ) -> None:
     report_id = await services.create_report(author, draft())
     await services.change_status(official, report_id, services.FIXED, "Tuzatildi.")
@@ -66,7 +67,7 @@ async def test_answered_reports_are_not_reminded(author: int, official: services
     assert await accountability.remind_due(due + timedelta(hours=1)) == 0
 
 
-async def test_the_morning_job_sends_the_reminders(author: int, official: services.Official
+async def test_the_morning_job_sends_the_reminders(author: int, official: StaffMember
                                                    ) -> None:
     report_id = await services.create_report(author, draft())
     at = services.now()

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from ovoz.accounts import sessions
+from ovoz.accounts.permissions import StaffMember
 from ovoz.accounts.tables import Resident, StaffAccount
 from ovoz.geo.tables import Mahalla
 from ovoz.notify import services as notify
@@ -49,7 +50,7 @@ async def signed_in_resident(client: httpx.AsyncClient, phone: str = PHONE,
 
 
 async def signed_in_official(client: httpx.AsyncClient, **grant: int | None
-                             ) -> services.Official:
+                             ) -> StaffMember:
     official = await make_official(**grant)  # type: ignore[arg-type]
     # A role grant ends the person's sessions, so the session starts at the current epoch.
     account = await StaffAccount.select(StaffAccount.session_epoch).where(

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from ovoz.accountability import clock
 from ovoz.accountability import services as accountability
 from ovoz.accountability.tables import Obligation
-from ovoz.accounts.permissions import Grant, Role
+from ovoz.accounts.permissions import Grant, Role, StaffMember
 from ovoz.accounts.tables import Resident
 from ovoz.db import transaction
 from ovoz.geo import services as geo
@@ -34,7 +34,7 @@ async def seed_demo_history() -> int:
         author = (await Resident.insert(Resident(
             display_name=HISTORY_NAME, created_at=reports.now())).returning(Resident.id)
                   )[0]["id"]
-        answering = reports.Official(official["id"], (
+        answering = StaffMember(official["id"], (
             Grant(Role.OFFICIAL, district["region"], district["id"]),))
         located = [m for m in await geo.mahallas_of(district["id"]) if m["centre_lat"]]
         if not located:

@@ -10,7 +10,7 @@ from typing import Any
 from ovoz.accounts import desk
 from ovoz.accounts import staff as staff_accounts
 from ovoz.accounts.desk import AssistError, CodeSent, check_desk, resident_by_phone
-from ovoz.accounts.permissions import Action, Grant, scopes
+from ovoz.accounts.permissions import Action, Grant, StaffMember, scopes
 from ovoz.accounts.sessions import Identity
 from ovoz.accounts.sms import SmsGateway, mask_phone
 from ovoz.db import transaction
@@ -25,12 +25,12 @@ CODE_MESSAGE = locale.lazy(
     "mahalla staff member in front of you.")
 
 
-def assist_grants(staff: services.Staff) -> list[Grant]:
+def assist_grants(staff: StaffMember) -> list[Grant]:
     return [grant for grant in scopes(staff, Action.ASSIST_RESIDENT)
             if grant.mahalla_id is not None]
 
 
-def desk_mahallas(staff: services.Staff, petition: dict[str, Any]) -> list[int]:
+def desk_mahallas(staff: StaffMember, petition: dict[str, Any]) -> list[int]:
     """The staff member's mahallas inside the petition's area: whose residents they may sign
     for on it."""
     area = services.petition_area(petition)
@@ -40,7 +40,7 @@ def desk_mahallas(staff: services.Staff, petition: dict[str, Any]) -> list[int]:
                                                 grant.mahalla_id))})
 
 
-async def signable_here(staff: services.Staff) -> list[dict[str, Any]]:
+async def signable_here(staff: StaffMember) -> list[dict[str, Any]]:
     """Petitions collecting signatures whose area holds one of the staff member's mahallas,
     closing soonest first."""
     condition: Any = None
@@ -77,14 +77,14 @@ async def precheck(petition_id: int, resident: dict[str, Any]) -> None:
         raise services.PetitionError("already_signed")
 
 
-async def send_code(staff: services.Staff, petition: dict[str, Any], resident: dict[str, Any],
+async def send_code(staff: StaffMember, petition: dict[str, Any], resident: dict[str, Any],
                     gateway: SmsGateway) -> CodeSent:
     """Text the resident a fresh code for this petition at this desk."""
     return await desk.send_code(staff.id, PURPOSE, petition["id"], resident, gateway,
                                 CODE_MESSAGE, id=petition["id"])
 
 
-async def check_code(staff: services.Staff, petition_id: int, phone: str, code: str) -> None:
+async def check_code(staff: StaffMember, petition_id: int, phone: str, code: str) -> None:
     """Check and use up the code the resident read out; SignInError says why it failed."""
     code_id = await desk.matching_code(staff.id, PURPOSE, petition_id, phone, code)
     async with transaction():
@@ -98,7 +98,7 @@ async def _signature_id(petition_id: int, resident_id: int) -> int:
     return int(row["id"])
 
 
-async def sign_by_code(staff: services.Staff, petition_id: int, phone_text: str,
+async def sign_by_code(staff: StaffMember, petition_id: int, phone_text: str,
                        code: str) -> int:
     """The resident read out the code sent to their phone; returns the signature's id."""
     resident = await resident_by_phone(phone_text, "code")
@@ -108,7 +108,7 @@ async def sign_by_code(staff: services.Staff, petition_id: int, phone_text: str,
     return await _signature_id(petition_id, resident["id"])
 
 
-async def sign_by_paper(actor: Identity, staff: services.Staff, petition_id: int,
+async def sign_by_paper(actor: Identity, staff: StaffMember, petition_id: int,
                         phone_text: str, paper_form: str, residence_checked: bool) -> int:
     """The resident signed a numbered paper form; their residence is confirmed by the staff
     member, now if not before. Returns the signature's id."""

@@ -26,7 +26,14 @@ from piccolo.query.functions.aggregate import Count, Sum
 from ovoz import ledger
 from ovoz.accountability import clock
 from ovoz.accountability import services as accountability
-from ovoz.accounts.permissions import Action, Grant, PermissionDenied, Place, require, scopes
+from ovoz.accounts.permissions import (
+    Action,
+    PermissionDenied,
+    Place,
+    StaffMember,
+    require,
+    scopes,
+)
 from ovoz.accounts.services import resident as resident_row
 from ovoz.accounts.services import verification_levels
 from ovoz.accounts.tables import RoleGrant
@@ -131,12 +138,6 @@ class PetitionError(ValueError):
         self.code: ErrorCode = code
         self.field = field
         self.retry_after = retry_after
-
-
-@dataclass(frozen=True, slots=True)
-class Staff:
-    id: int
-    grants: tuple[Grant, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,11 +453,11 @@ async def moderation_stats(at: datetime | None = None) -> dict[str, Any]:
             "median_hours": round(statistics.median(waits), 1) if waits else None}
 
 
-async def _require(staff: Staff, action: Action, row: dict[str, Any]) -> None:
+async def _require(staff: StaffMember, action: Action, row: dict[str, Any]) -> None:
     require(staff, action, petition_area(row).place)
 
 
-async def moderate(staff: Staff, petition_id: int, approve: bool, reason: str = "",
+async def moderate(staff: StaffMember, petition_id: int, approve: bool, reason: str = "",
                    note: str = "", duplicate_of: int | None = None) -> None:
     """Open the petition for signatures, or refuse it on one of the law's grounds."""
     at = now()
@@ -687,7 +688,7 @@ async def anomalies(petition_id: int) -> list[dict[str, Any]]:
     return found
 
 
-async def invalidate(staff: Staff, petition_id: int, reason: str, *,
+async def invalidate(staff: StaffMember, petition_id: int, reason: str, *,
                      address_digest: str = "", device_digest: str = "",
                      mahalla_id: int | None = None) -> int:
     """Moderators strike out the signatures of one address, device or mahalla, with a reason
@@ -759,7 +760,7 @@ async def attachments(petition_id: int) -> list[dict[str, Any]]:
         Attachment.response.petition == petition_id).order_by(Attachment.id)
 
 
-async def respond(staff: Staff, petition_id: int, decision: str, text: str,
+async def respond(staff: StaffMember, petition_id: int, decision: str, text: str,
                   official_name: str, official_post: str,
                   documents: Sequence[Upload] = ()) -> None:
     """Publish the addressee's answer, with its documents, and tell every signer."""
@@ -799,7 +800,7 @@ async def respond(staff: Staff, petition_id: int, decision: str, text: str,
 MAX_EXTENSION_DAYS = 30
 
 
-async def extend_response(staff: Staff, petition_id: int, days: int, reason: str) -> None:
+async def extend_response(staff: StaffMember, petition_id: int, days: int, reason: str) -> None:
     """The one extension of the answer's due date, with a public reason; signers are told."""
     reason = _clean(reason)
     if not 1 <= days <= MAX_EXTENSION_DAYS:
@@ -934,7 +935,7 @@ async def close_due(at: datetime | None = None) -> dict[str, int]:
     return done
 
 
-def answerable_here(staff: Staff, row: dict[str, Any]) -> bool:
+def answerable_here(staff: StaffMember, row: dict[str, Any]) -> bool:
     try:
         require(staff, Action.ANSWER, petition_area(row).place)
     except PermissionDenied:
@@ -942,5 +943,5 @@ def answerable_here(staff: Staff, row: dict[str, Any]) -> bool:
     return True
 
 
-def moderates_somewhere(staff: Staff) -> bool:
+def moderates_somewhere(staff: StaffMember) -> bool:
     return bool(scopes(staff, Action.MODERATE))

@@ -23,6 +23,7 @@ from ovoz.accounts.permissions import (
     Grant,
     PermissionDenied,
     Place,
+    StaffMember,
     allowed,
     require,
     scopes,
@@ -46,7 +47,7 @@ SIGN_IN = "/staff/signin"
 ANOMALY_KINDS = ("address", "device", "mahalla")
 # Mahalla rows carry the name; the digests of addresses and devices are shown shortened.
 SHORT_KEY = 8
-Signed = tuple[sessions.Identity, services.Staff]
+Signed = tuple[sessions.Identity, StaffMember]
 
 
 def petition_message(error: services.PetitionError) -> str:
@@ -90,7 +91,7 @@ def _staff(request: Request) -> Signed | None:
     identity = sessions.identity_of(request)
     if not identity.staff_signed_in or identity.staff is None:
         return None
-    return identity, services.Staff(identity.staff["id"], identity.grants)
+    return identity, StaffMember(identity.staff["id"], identity.grants)
 
 
 def _covered_by(grants: Sequence[Grant]) -> Any:
@@ -128,7 +129,7 @@ async def _with_area_names(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-async def _waiting_moderation(staff: services.Staff, at: datetime) -> list[dict[str, Any]]:
+async def _waiting_moderation(staff: StaffMember, at: datetime) -> list[dict[str, Any]]:
     rows = [row for row in await services.moderation_queue()
             if allowed(staff, Action.MODERATE, services.petition_area(row).place)]
     for row in rows:
@@ -136,7 +137,7 @@ async def _waiting_moderation(staff: services.Staff, at: datetime) -> list[dict[
     return await _with_area_names(rows)
 
 
-async def _collecting(staff: services.Staff, number: int) -> Page:
+async def _collecting(staff: StaffMember, number: int) -> Page:
     """Petitions collecting signatures in the moderator's area, newest first, each with the
     number of alerts (addresses, devices or mahallas signing far above their share)."""
     condition = Petition.status.is_in(list(services.SIGNABLE)) & _covered_by(
@@ -153,7 +154,7 @@ async def _collecting(staff: services.Staff, number: int) -> Page:
     return found
 
 
-async def _to_answer(staff: services.Staff, at: datetime) -> list[dict[str, Any]]:
+async def _to_answer(staff: StaffMember, at: datetime) -> list[dict[str, Any]]:
     """Petitions the official may answer, earliest due first. The query narrows them to the
     official's regions; whom a petition's answer falls to is the services' rule."""
     condition: Any = Petition.status == services.THRESHOLD_REACHED
@@ -388,7 +389,7 @@ class PetitionsStaffController(Controller):
 
     # -- signing for a resident at the mahalla office -----------------------------------
 
-    async def _desk(self, staff: services.Staff, petition_id: int
+    async def _desk(self, staff: StaffMember, petition_id: int
                     ) -> tuple[dict[str, Any], list[int]]:
         row = await services.petition(petition_id)
         if row is None:
@@ -398,7 +399,7 @@ class PetitionsStaffController(Controller):
             raise PermissionDenied(Action.ASSIST_RESIDENT, services.petition_area(row).place)
         return row, desk
 
-    async def _assist(self, request: Request, staff: services.Staff, petition_id: int,
+    async def _assist(self, request: Request, staff: StaffMember, petition_id: int,
                       errors: FormErrors, values: dict[str, str], status_code: int = 200,
                       headers: dict[str, str] | None = None) -> Template:
         row, desk = await self._desk(staff, petition_id)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ovoz.accounts import staff
-from ovoz.accounts.permissions import Grant, Role
+from ovoz.accounts.permissions import Grant, Role, StaffMember
 from ovoz.accounts.tables import Resident, StaffAccount
 from ovoz.geo import services as geo
 from ovoz.geo.tables import District
@@ -49,7 +49,7 @@ async def seed_demo_reports() -> int:
                 lon=mahalla["centre_lon"] + 0.0009, mahalla_id=mahalla["id"]))
             if status != "new":
                 await services.change_status(
-                    services.Official(official["id"], (
+                    StaffMember(official["id"], (
                         Grant(Role.OFFICIAL, district["region"], district["id"]),)),
                     report_id, status, note)
             added += 1

@@ -1,7 +1,7 @@
 """Problem reports: the rules for reporting, "me too", the lifecycle, fixes and the queue.
 
 Every state change is one function here, in one transaction with its ledger entry and its
-notifications. Staff actions take an `Official` (id and grants) and check `require(...)` against
+notifications. Staff actions take a `StaffMember` (id and grants) and check `require(...)` against
 the report's place, so the web pages, the API and Open311 all obey the same rules.
 """
 
@@ -23,9 +23,9 @@ from ovoz.accountability import clock
 from ovoz.accountability import services as accountability
 from ovoz.accounts.permissions import (
     Action,
-    Grant,
     PermissionDenied,
     Place,
+    StaffMember,
     require,
     scopes,
 )
@@ -105,14 +105,6 @@ class ReportError(ValueError):
         self.retry_after = retry_after
 
 
-@dataclass(frozen=True, slots=True)
-class Official:
-    """The staff member acting: who (for the history) and what they may do (grants)."""
-
-    id: int
-    grants: tuple[Grant, ...]
-
-
 @dataclass(slots=True)
 class Draft:
     category: str
@@ -183,7 +175,7 @@ async def _district_place(district_id: int) -> Place:
     return Place(row["region"], district_id)
 
 
-async def create_department(official: Official, district_id: int, name_uz: str,
+async def create_department(official: StaffMember, district_id: int, name_uz: str,
                             name_ru: str = "", name_en: str = "") -> int:
     require(official, Action.MANAGE_DEPARTMENTS, await _district_place(district_id))
     name_uz = " ".join(name_uz.split())
@@ -211,7 +203,7 @@ async def routes(district_id: int) -> dict[int, int]:
     return {row["category"]: row["department"] for row in rows}
 
 
-async def set_route(official: Official, district_id: int, category_id: int,
+async def set_route(official: StaffMember, district_id: int, category_id: int,
                     department_id: int | None) -> None:
     """Send new reports of a category in the district to a department (None: the hokimiyat)."""
     require(official, Action.MANAGE_DEPARTMENTS, await _district_place(district_id))
@@ -586,7 +578,7 @@ async def search(filters: Filters, number: int, per_page: int) -> Page:
         Report.count().where(condition), number, per_page)
 
 
-def _queue_condition(official: Official) -> Any:
+def _queue_condition(official: StaffMember) -> Any:
     """The reports an official answers for: their districts, or their departments in them."""
     reach: Any = None
     for grant in scopes(official, Action.ANSWER):
@@ -599,7 +591,7 @@ def _queue_condition(official: Official) -> Any:
     return reach
 
 
-async def queue(official: Official, filters: Filters, number: int, per_page: int) -> Page:
+async def queue(official: StaffMember, filters: Filters, number: int, per_page: int) -> Page:
     """The official's queue: earliest due first, so what is overdue comes first."""
     reach = _queue_condition(official)
     if reach is None:
@@ -611,7 +603,7 @@ async def queue(official: Official, filters: Filters, number: int, per_page: int
         Report.count().where(condition), number, per_page)
 
 
-async def due_this_week(official: Official, at: datetime | None = None) -> int:
+async def due_this_week(official: StaffMember, at: datetime | None = None) -> int:
     reach = _queue_condition(official)
     if reach is None:
         return 0
@@ -697,7 +689,7 @@ async def _tell_followers(report: dict[str, Any], status: str, except_resident: 
                                  resident_id, "report.updated", payload)
 
 
-async def change_status(official: Official, report_id: int, status: str, note: str, *,
+async def change_status(official: StaffMember, report_id: int, status: str, note: str, *,
                         duplicate_of: int | None = None, referred_to: str = "",
                         photos: Sequence[ProcessedPhoto | StoredPhoto] = (),
                         at: datetime | None = None) -> None:
@@ -765,7 +757,7 @@ async def _original(duplicate_of: int | None, report: dict[str, Any]) -> int:
     raise ReportError("unknown_original", "duplicate_of")
 
 
-async def acknowledge_many(official: Official, report_ids: Iterable[int], note: str
+async def acknowledge_many(official: StaffMember, report_ids: Iterable[int], note: str
                            ) -> list[int]:
     """Bulk acknowledge: each new report the official answers for; returns those changed."""
     changed = []
@@ -782,7 +774,7 @@ async def acknowledge_many(official: Official, report_ids: Iterable[int], note: 
     return changed
 
 
-async def add_note(official: Official, report_id: int, note: str,
+async def add_note(official: StaffMember, report_id: int, note: str,
                    photos: Sequence[ProcessedPhoto | StoredPhoto] = ()) -> None:
     """A public note without a change of status (progress, a question answered)."""
     at = now()
@@ -800,7 +792,7 @@ async def add_note(official: Official, report_id: int, note: str,
                             {"note_sha256": _digest(note)})
 
 
-async def reroute(official: Official, report_id: int, department_id: int | None, note: str
+async def reroute(official: StaffMember, report_id: int, department_id: int | None, note: str
                   ) -> None:
     """Send a report to another department of its district (None: the hokimiyat itself)."""
     at = now()
@@ -824,7 +816,7 @@ async def reroute(official: Official, report_id: int, department_id: int | None,
             "from": report["department"], "to": department_id, "note_sha256": _digest(note)})
 
 
-async def extend(official: Official, report_id: int, days: int, reason: str) -> None:
+async def extend(official: StaffMember, report_id: int, days: int, reason: str) -> None:
     """The one extension the law allows, with a public reason; the reporter is told."""
     at = now()
     reason = _note(reason)

@@ -18,6 +18,7 @@ from ovoz.accounts.permissions import (
     Action,
     PermissionDenied,
     Place,
+    StaffMember,
     allowed,
     require,
     scopes,
@@ -58,11 +59,11 @@ def staff_message(error: services.ReportError) -> str:
     return messages.get(error.code, locale.gettext("This could not be done."))
 
 
-def _official(request: Request) -> services.Official | None:
+def _official(request: Request) -> StaffMember | None:
     identity = sessions.identity_of(request)
     if not identity.staff_signed_in or identity.staff is None:
         return None
-    return services.Official(identity.staff["id"], identity.grants)
+    return StaffMember(identity.staff["id"], identity.grants)
 
 
 def _text(data: dict[str, Any], key: str) -> str:
@@ -76,7 +77,7 @@ def _ids(data: dict[str, Any], key: str) -> list[int]:
     return [int(v) for v in values if str(v).strip().isdigit()]
 
 
-async def _managed_districts(official: services.Official) -> list[dict[str, Any]]:
+async def _managed_districts(official: StaffMember) -> list[dict[str, Any]]:
     """The pilot districts whose departments this person may set up."""
     managed = []
     for district_id in get_settings().pilot_districts:
@@ -151,7 +152,7 @@ class ReportsStaffController(Controller):
             return Redirect(SIGN_IN)
         return await self._handle(request, official, report_id, FormErrors(), {})
 
-    async def _handle(self, request: Request, official: services.Official, report_id: int,
+    async def _handle(self, request: Request, official: StaffMember, report_id: int,
                       errors: FormErrors, values: dict[str, Any], status_code: int = 200
                       ) -> Template:
         report = await services.report(report_id)
@@ -190,7 +191,7 @@ class ReportsStaffController(Controller):
     @post("/reports/{report_id:int}/status", name="reports:change_status")
     async def change_status(self, request: Request, report_id: FromPath[int],
                             data: MultipartForm) -> Response[Any]:
-        async def work(official: services.Official, errors: FormErrors) -> None:
+        async def work(official: StaffMember, errors: FormErrors) -> None:
             photos = await uploaded_photos(data, errors)
             if errors:
                 return
@@ -204,7 +205,7 @@ class ReportsStaffController(Controller):
     @post("/reports/{report_id:int}/note", name="reports:note")
     async def note(self, request: Request, report_id: FromPath[int], data: MultipartForm
                    ) -> Response[Any]:
-        async def work(official: services.Official, errors: FormErrors) -> None:
+        async def work(official: StaffMember, errors: FormErrors) -> None:
             photos = await uploaded_photos(data, errors)
             if not errors:
                 await services.add_note(official, report_id, _text(data, "note"), photos)
@@ -213,7 +214,7 @@ class ReportsStaffController(Controller):
     @post("/reports/{report_id:int}/reroute", name="reports:reroute")
     async def reroute(self, request: Request, report_id: FromPath[int], data: Form
                       ) -> Response[Any]:
-        async def work(official: services.Official, errors: FormErrors) -> None:
+        async def work(official: StaffMember, errors: FormErrors) -> None:
             target = _text(data, "department")
             await services.reroute(official, report_id,
                                    int(target) if target.isdigit() else None,
@@ -223,7 +224,7 @@ class ReportsStaffController(Controller):
     @post("/reports/{report_id:int}/extend", name="reports:extend")
     async def extend(self, request: Request, report_id: FromPath[int], data: Form
                      ) -> Response[Any]:
-        async def work(official: services.Official, errors: FormErrors) -> None:
+        async def work(official: StaffMember, errors: FormErrors) -> None:
             days = _text(data, "days")
             await services.extend(official, report_id, int(days) if days.isdigit() else 0,
                                   _text(data, "reason"))
@@ -237,7 +238,7 @@ class ReportsStaffController(Controller):
             return Redirect(SIGN_IN)
         return await self._departments(request, official, district_id, FormErrors(), {})
 
-    async def _departments(self, request: Request, official: services.Official,
+    async def _departments(self, request: Request, official: StaffMember,
                            district_id: int, errors: FormErrors, values: dict[str, Any],
                            status_code: int = 200, saved: bool = False) -> Template:
         district = await geo.district(district_id)
