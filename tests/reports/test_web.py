@@ -10,10 +10,12 @@ import httpx
 import pytest
 from PIL import Image
 
+from ovoz.accountability import clock
 from ovoz.accounts import sessions
 from ovoz.accounts.permissions import StaffMember
 from ovoz.accounts.tables import Resident, StaffAccount
 from ovoz.geo.tables import Mahalla
+from ovoz.i18n import locale
 from ovoz.notify import services as notify
 from ovoz.notify.tables import OutboxMessage
 from ovoz.reports import services
@@ -269,6 +271,21 @@ async def test_officials_work_through_their_queue(client: httpx.AsyncClient) -> 
     assert (await services.report(second))["extension_reason"] == "Waiting for a new lamp."
     forbidden = await client.get(f"/staff/reports/{elsewhere}")
     assert forbidden.status_code == 403
+
+
+async def test_the_due_date_shown_is_the_last_day_to_answer(client: httpx.AsyncClient) -> None:
+    """A term ends at the midnight after its last day; pages name that last day."""
+    await load_demo_mahallas()
+    report_id = await services.create_report(await make_resident(), draft())
+    due_at = (await services.report(report_id))["due_at"]
+    last_day, midnight_day = (locale.format_date(day, "en") for day in (
+        clock.last_day(due_at), clock.local_day(due_at)))
+    assert last_day != midnight_day
+    detail = await client.get(f"/reports/{report_id}")
+    assert last_day in detail.text and midnight_day not in detail.text
+    await signed_in_official(client)
+    queue = await client.get("/staff/reports")
+    assert f"Due by {last_day}" in queue.text and f"Due by {midnight_day}" not in queue.text
 
 
 async def test_district_officials_set_up_departments_and_routing(client: httpx.AsyncClient

@@ -35,6 +35,12 @@ def local_day(at: datetime) -> date:
     return at.astimezone(TASHKENT).date()
 
 
+def last_day(moment: datetime) -> date:
+    """The last day, in Tashkent, of a term that ends at `moment` (a midnight): what a page
+    shows as "answer by"."""
+    return local_day(moment - timedelta(seconds=1))
+
+
 def end_of(day: date) -> datetime:
     """The first moment after `day` in Tashkent, in UTC."""
     return datetime.combine(day + timedelta(days=1), time(), tzinfo=TASHKENT).astimezone(UTC)
@@ -68,8 +74,7 @@ def due_after(registered_at: datetime, *, days: int = 0, months: int = 0) -> dat
 
 def extended(due_at: datetime, days: int) -> datetime:
     """A due date moved on by `days`, counted from its last day as the term itself was."""
-    last = local_day(due_at - timedelta(seconds=1))
-    return end_of(next_working_day(add_days(last, days)))
+    return end_of(next_working_day(add_days(last_day(due_at), days)))
 
 
 def days_between(start: datetime, end: datetime) -> float:

@@ -5,7 +5,7 @@ Every chart is drawn on the server and has a table with the same figures beside 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -235,8 +235,7 @@ class AccountabilityController(Controller):
                     "Department %(id)s", id=row["department"]),
                 "state_label": locale.gettext(STATE_LABELS[row["state"]]),
                 "answered": row["resolved_at"] if row["state"] == "answered_late" else None,
-                # A due date is the first moment after the last day to answer.
-                "due_day": clock.local_day(row["due_at"] - timedelta(seconds=1)),
+                "due_day": clock.last_day(row["due_at"]),
             })
         template = "accountability/late.html"
         if (request.headers.get("hx-request")

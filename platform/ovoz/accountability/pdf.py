@@ -15,7 +15,7 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from ovoz.accountability import periodic
+from ovoz.accountability import clock, periodic
 from ovoz.i18n import locale
 from ovoz.settings import get_settings
 
@@ -80,7 +80,7 @@ def _list_rows(shown: Mapping[str, Any], name: str, language: str) -> list[list[
         return [[locale.gettext("Item"), locale.gettext("Title"), locale.gettext("Due"),
                  locale.gettext("Days late")]] + [
             [f"{item['kind_label']} №{item['ref']}", item["title"],
-             locale.format_date(item["due_at"], language),
+             locale.format_date(clock.last_day(item["due_at"]), language),
              locale.format_number(item["days_late"], language)] for item in items]
     return [[locale.gettext("Project"), locale.gettext("Delivered"),
              locale.gettext("Reviewed cost, soums"), locale.gettext("Spent, soums"),

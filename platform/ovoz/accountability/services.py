@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from ovoz.accountability import clock
 from ovoz.accountability.tables import Obligation
 from ovoz.accounts.permissions import Place
 from ovoz.accounts.tables import RoleGrant
@@ -264,7 +265,7 @@ async def remind_due(at: datetime | None = None) -> int:
         if item is None:
             continue
         due = row["due_at"]
-        day = (due - timedelta(seconds=1)).astimezone(locale.TASHKENT).date().isoformat()
+        day = clock.last_day(due).isoformat()
         payload = {"date_day": day, "link": item["staff_link"]} | (
             {"title_names": item["title_names"]} if "title_names" in item
             else {"title": item["title"]})

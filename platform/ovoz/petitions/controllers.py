@@ -247,7 +247,8 @@ def shown(row: dict[str, Any], count: int, place: str) -> dict[str, Any]:
     return {**row, "count": count, "place": place, "days_left": days_left(row),
             "status_label": label(services.STATUS_LABELS, row["status"]),
             "level_label": label(services.LEVEL_LABELS, row["level"]),
-            "topic_label": label(services.TOPICS, row["topic"])}
+            "topic_label": label(services.TOPICS, row["topic"]),
+            "answer_overdue": services.answer_overdue(row)}
 
 
 def moderation_wait(stats: dict[str, Any]) -> str:

@@ -827,7 +827,7 @@ async def extend_response(staff: StaffMember, petition_id: int, days: int, reaso
                 f"petition:{petition_id}:extended:{resident_id}", "resident", resident_id,
                 "obligation.extended",
                 {"title": row["title"], "reason": reason[:300], "link": link(petition_id),
-                 "date_day": clock.local_day(due - timedelta(seconds=1)).isoformat()})
+                 "date_day": clock.last_day(due).isoformat()})
 
 
 def answer_overdue(row: Mapping[str, Any], at: datetime | None = None) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 import geojson
@@ -18,6 +18,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
+from ovoz.accountability import clock
 from ovoz.accounts import sessions
 from ovoz.accounts.permissions import Action, allowed
 from ovoz.accounts.services import public_name
@@ -101,9 +102,7 @@ def _is_htmx(request: Request, target: str) -> bool:
 def last_day(cycle: Mapping[str, Any], phase: str) -> date | None:
     """The last whole day of a phase in Tashkent (a phase ends at midnight before the next)."""
     ends = services.phase_ends(cycle, phase)
-    if ends is None:
-        return None
-    return (ends - timedelta(seconds=1)).astimezone(locale.TASHKENT).date()
+    return clock.last_day(ends) if ends else None
 
 
 def phase_steps(cycle: Mapping[str, Any]) -> list[dict[str, Any]]:

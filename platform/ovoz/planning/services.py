@@ -1073,8 +1073,7 @@ async def advance(at: datetime | None = None) -> list[tuple[int, str]]:
 
 async def _tell_phase(cycle_row: Mapping[str, Any], phase: str) -> None:
     ends = phase_ends(cycle_row, phase)
-    day = (ends - timedelta(seconds=1)).astimezone(locale.TASHKENT).date().isoformat() \
-        if ends else ""
+    day = clock.last_day(ends).isoformat() if ends else ""
     for resident_id in await notify.followers(cycle_subject(cycle_row["id"])):
         await notify.enqueue(
             f"cycle:{cycle_row['id']}:{phase}:{resident_id}", "resident", resident_id,

@@ -14,6 +14,7 @@ from litestar.exceptions import NoRouteMatchFoundException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 
+from ovoz.accountability import clock
 from ovoz.accounts.sessions import identity_of
 from ovoz.i18n import locale
 from ovoz.i18n.translit import normalise, to_script
@@ -83,6 +84,8 @@ def configure(engine: JinjaTemplateEngine) -> None:
     )
     environment.filters.update(
         date=locale.format_date,
+        # A due moment is the midnight after the last day to answer: show that day.
+        due=lambda moment: locale.format_date(clock.last_day(moment)) if moment else "",
         datetime=locale.format_datetime,
         number=locale.format_number,
         script=in_reader_script,
