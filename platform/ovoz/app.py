@@ -22,6 +22,7 @@ from litestar.template import TemplateConfig
 from ovoz import db
 from ovoz.accountability.api import ScorecardsApi
 from ovoz.accountability.controllers import AccountabilityController
+from ovoz.accountability.inbox_controllers import InboxController
 from ovoz.accountability.report_controllers import (
     AccountabilityReportsController,
     AccountabilityReportsStaffController,
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountabilityController,
             AccountabilityReportsController,
             AccountabilityReportsStaffController,
+            InboxController,
             OpenDataController,
             GeoApi,
             LedgerApi,

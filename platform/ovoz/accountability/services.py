@@ -157,7 +157,8 @@ def place_of(row: Mapping[str, Any]) -> Place:
 
 async def describe(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
     """A short public description of each obligation's item, loaded one query per kind:
-    `title` (or `title_names`, a category's name in every language) and the item's links."""
+    `title` (or `title_names`, a category's name in every language), the item's `status`
+    (and a proposal's `estimated_cost`), and its links."""
     refs: dict[str, list[int]] = defaultdict(list)
     for row in rows:
         refs[row["kind"]].append(row["ref"])
@@ -166,22 +167,26 @@ async def describe(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int], d
         names = {row["id"]: {"uz": row["name_uz"], "uz-Cyrl": row["name_uz_cyrl"],
                              "ru": row["name_ru"], "en": row["name_en"]}
                  for row in await Category.select()}
-        for row in await Report.select(Report.id, Report.category, Report.location_text).where(
-                Report.id.is_in(refs[REPORT])):
+        for row in await Report.select(Report.id, Report.category, Report.location_text,
+                                       Report.status).where(Report.id.is_in(refs[REPORT])):
             found[(REPORT, row["id"])] = {"title_names": names[row["category"]],
-                                          "place": row["location_text"]}
+                                          "place": row["location_text"],
+                                          "status": row["status"]}
     if refs[PETITION]:
-        for row in await Petition.select(Petition.id, Petition.title).where(
+        for row in await Petition.select(Petition.id, Petition.title, Petition.status).where(
                 Petition.id.is_in(refs[PETITION])):
-            found[(PETITION, row["id"])] = {"title": row["title"]}
+            found[(PETITION, row["id"])] = {"title": row["title"], "status": row["status"]}
     proposal_ids = refs[PROPOSAL_REVIEW] + refs[DELIVERY]
     if proposal_ids:
-        titles = {row["id"]: row["title"] for row in await Proposal.select(
-            Proposal.id, Proposal.title).where(Proposal.id.is_in(proposal_ids))}
+        proposals = {row["id"]: row for row in await Proposal.select(
+            Proposal.id, Proposal.title, Proposal.status, Proposal.estimated_cost).where(
+            Proposal.id.is_in(proposal_ids))}
         for kind in (PROPOSAL_REVIEW, DELIVERY):
             for ref in refs[kind]:
-                if ref in titles:
-                    found[(kind, ref)] = {"title": titles[ref]}
+                if ref in proposals:
+                    found[(kind, ref)] = {"title": proposals[ref]["title"],
+                                          "status": proposals[ref]["status"],
+                                          "estimated_cost": proposals[ref]["estimated_cost"]}
     base = get_settings().base_url
     for (kind, ref), item in found.items():
         item["staff_link"] = base + STAFF_PATHS[kind].format(ref)

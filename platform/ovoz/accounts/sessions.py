@@ -19,7 +19,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from ovoz.accounts.permissions import Grant, Role
+from ovoz.accounts.permissions import Grant, Role, StaffMember
 from ovoz.accounts.tables import Resident, RoleGrant, StaffAccount
 from ovoz.settings import get_settings
 from ovoz.store.services import DatabaseStore
@@ -153,3 +153,11 @@ def identity_of(scope_or_request: Any) -> Identity:
         scope_or_request.get("state", {})
     )
     return state.get("identity", ANONYMOUS)
+
+
+def staff_member(scope_or_request: Any) -> StaffMember | None:
+    """The staff member making the request, once every sign-in step is done; else None."""
+    identity = identity_of(scope_or_request)
+    if not identity.staff_signed_in or identity.staff is None:
+        return None
+    return StaffMember(identity.staff["id"], identity.grants)

@@ -15,6 +15,8 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from ovoz.accountability import inbox
+from ovoz.accountability import services as obligations
 from ovoz.accounts import desk, sessions
 from ovoz.accounts.controllers import sign_in_message
 from ovoz.accounts.permissions import (
@@ -384,7 +386,8 @@ class PetitionsStaffController(Controller):
                 if not errors:
                     errors.add("text", locale.gettext(
                         "Write the answer: at least 20 characters."))
-            return f"/staff/petitions/{petition_id}?done=answered"
+            return inbox.after_answer(fields.get("return_to", ""), obligations.PETITION,
+                                      petition_id, f"/staff/petitions/{petition_id}?done=answered")
         return await self._act(request, petition_id, fields, work, "decision")
 
     # -- signing for a resident at the mahalla office -----------------------------------

@@ -5,7 +5,7 @@ Every rule is the services' (and assisted's); these pages parse, authorise and r
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -13,6 +13,8 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from ovoz.accountability import clock, inbox
+from ovoz.accountability import services as obligations
 from ovoz.accounts import desk, sessions
 from ovoz.accounts.controllers import sign_in_message
 from ovoz.accounts.permissions import (
@@ -168,10 +170,7 @@ def _day(text: str) -> date | None:
 
 
 def _last_day(moment: datetime | None) -> date | None:
-    """The last day, in Tashkent, of something that ends at a midnight."""
-    if moment is None:
-        return None
-    return (moment - timedelta(seconds=1)).astimezone(locale.TASHKENT).date()
+    return clock.last_day(moment) if moment else None
 
 
 async def _managed_cycle(staff: StaffMember, cycle_id: int) -> dict[str, Any]:
@@ -510,9 +509,10 @@ class PlanningStaffController(Controller):
     async def _act(self, request: Request, proposal_id: int, values: dict[str, Any],
                    work: Callable[[StaffMember, FormErrors], Awaitable[None]], field: str,
                    done: str, photos: list[storage.StoredPhoto] | None = None,
-                   errors: FormErrors | None = None) -> Response[Any]:
+                   errors: FormErrors | None = None, return_to: str = "") -> Response[Any]:
         """Do the work; on a broken rule, show the proposal again with the message beside the
-        field and what was typed kept; else back to it with a notice."""
+        field and what was typed kept; else back to it with a notice (or to the inbox, when
+        the form came from there)."""
         found = _staff(request)
         if found is None:
             return Redirect(SIGN_IN)
@@ -527,12 +527,14 @@ class PlanningStaffController(Controller):
         if errors:
             return await self._proposal_page(request, staff, proposal_id, errors, values, 400,
                                              photos=photos)
-        return Redirect(f"/staff/proposals/{proposal_id}?done={done}")
+        return Redirect(inbox.after_answer(return_to, obligations.PROPOSAL_REVIEW, proposal_id,
+                                           f"/staff/proposals/{proposal_id}?done={done}"))
 
     @post("/proposals/{proposal_id:int}/review", name="planning:staff_review")
     async def review(self, request: Request, proposal_id: FromPath[int], data: Form
                      ) -> Response[Any]:
-        values = {key: _text(data, key) for key in ("decision", "reviewed_cost", "reason")}
+        values = {key: _text(data, key)
+                  for key in ("decision", "reviewed_cost", "reason", "return_to")}
 
         async def work(staff: StaffMember, errors: FormErrors) -> None:
             if values["decision"] not in ("feasible", "infeasible"):
@@ -542,7 +544,8 @@ class PlanningStaffController(Controller):
             await services.review(staff, proposal_id, feasible,
                                   _soums(values["reviewed_cost"]) if feasible else None,
                                   values["reason"])
-        return await self._act(request, proposal_id, values, work, "decision", "reviewed")
+        return await self._act(request, proposal_id, values, work, "decision", "reviewed",
+                               return_to=values["return_to"])
 
     @post("/proposals/{proposal_id:int}/merge", name="planning:staff_merge")
     async def merge(self, request: Request, proposal_id: FromPath[int], data: Form

@@ -12,6 +12,8 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from ovoz.accountability import inbox
+from ovoz.accountability import services as obligations
 from ovoz.accounts import sessions
 from ovoz.accounts.permissions import (
     NATIONAL,
@@ -59,13 +61,6 @@ def staff_message(error: services.ReportError) -> str:
     return messages.get(error.code, locale.gettext("This could not be done."))
 
 
-def _official(request: Request) -> StaffMember | None:
-    identity = sessions.identity_of(request)
-    if not identity.staff_signed_in or identity.staff is None:
-        return None
-    return StaffMember(identity.staff["id"], identity.grants)
-
-
 def _text(data: dict[str, Any], key: str) -> str:
     value = data.get(key) or ""
     return str(value[-1] if isinstance(value, list) else value).strip()
@@ -102,7 +97,7 @@ class ReportsStaffController(Controller):
         due: Annotated[str | None, QueryParameter(name="due", max_length=10)] = None,
         acknowledged: Annotated[int | None, QueryParameter(name="acknowledged")] = None,
     ) -> Response[Any]:
-        official = _official(request)
+        official = sessions.staff_member(request)
         if official is None:
             return Redirect(SIGN_IN)
         if not scopes(official, Action.ANSWER):
@@ -134,7 +129,7 @@ class ReportsStaffController(Controller):
 
     @post("/reports/acknowledge", name="reports:acknowledge")
     async def acknowledge(self, request: Request, data: Form) -> Response[Any]:
-        official = _official(request)
+        official = sessions.staff_member(request)
         if official is None:
             return Redirect(SIGN_IN)
         note = _text(data, "note") or locale.gettext(
@@ -147,7 +142,7 @@ class ReportsStaffController(Controller):
 
     @get("/reports/{report_id:int}", name="reports:handle")
     async def handle(self, request: Request, report_id: FromPath[int]) -> Response[Any]:
-        official = _official(request)
+        official = sessions.staff_member(request)
         if official is None:
             return Redirect(SIGN_IN)
         return await self._handle(request, official, report_id, FormErrors(), {})
@@ -173,7 +168,7 @@ class ReportsStaffController(Controller):
 
     async def _act(self, request: Request, report_id: int, data: dict[str, Any],
                    work: Any, field: str) -> Response[Any]:
-        official = _official(request)
+        official = sessions.staff_member(request)
         if official is None:
             return Redirect(SIGN_IN)
         errors = FormErrors()
@@ -186,7 +181,8 @@ class ReportsStaffController(Controller):
         if errors:
             values = {key: _text(data, key) for key in data if key != "photos"}
             return await self._handle(request, official, report_id, errors, values, 400)
-        return Redirect(f"/staff/reports/{report_id}")
+        return Redirect(inbox.after_answer(_text(data, "return_to"), obligations.REPORT,
+                                           report_id, f"/staff/reports/{report_id}"))
 
     @post("/reports/{report_id:int}/status", name="reports:change_status")
     async def change_status(self, request: Request, report_id: FromPath[int],
@@ -233,7 +229,7 @@ class ReportsStaffController(Controller):
     @get("/districts/{district_id:int}/departments", name="reports:departments")
     async def departments(self, request: Request, district_id: FromPath[int]
                           ) -> Response[Any]:
-        official = _official(request)
+        official = sessions.staff_member(request)
         if official is None:
             return Redirect(SIGN_IN)
         return await self._departments(request, official, district_id, FormErrors(), {})
@@ -254,7 +250,7 @@ class ReportsStaffController(Controller):
     @post("/districts/{district_id:int}/departments", name="reports:add_department")
     async def add_department(self, request: Request, district_id: FromPath[int], data: Form
                              ) -> Response[Any]:
-        official = _official(request)
+        official = sessions.staff_member(request)
         if official is None:
             return Redirect(SIGN_IN)
         values = {key: _text(data, key) for key in ("name_uz", "name_ru", "name_en")}
@@ -270,7 +266,7 @@ class ReportsStaffController(Controller):
     @post("/districts/{district_id:int}/routes", name="reports:routes")
     async def set_routes(self, request: Request, district_id: FromPath[int], data: Form
                          ) -> Response[Any]:
-        official = _official(request)
+        official = sessions.staff_member(request)
         if official is None:
             return Redirect(SIGN_IN)
         current = await services.routes(district_id)
