@@ -345,6 +345,42 @@ async def test_residents_hear_about_new_reports_in_their_mahalla_or_nearby(
     assert "In your mahalla" not in (await client.get("/reports")).text
 
 
+async def test_residents_follow_a_circle_around_a_reports_place(client: httpx.AsyncClient
+                                                                 ) -> None:
+    await load_demo_mahallas()
+    author = await make_resident("+998907770000", "Aziz")
+    # Far from any mahalla centre the resident lives in: the circle is around this report.
+    seen = await services.create_report(author, draft(lat=41.07, lon=71.82))
+    detail = await client.get(f"/reports/{seen}")
+    assert 'action="/reports/follow-area"' not in detail.text
+    refused = await client.post("/reports/follow-area", data={"near": str(seen), "km": "1"})
+    assert refused.status_code == 403
+    watcher = await signed_in_resident(client)
+    detail = await client.get(f"/reports/{seen}")
+    assert f'name="near" value="{seen}"' in detail.text
+    followed = await client.post("/reports/follow-area", data={
+        "near": str(seen), "km": "1", "_csrf_token": csrf(client)})
+    assert followed.headers["location"] == f"/reports/{seen}?following_area=1"
+    assert "You will hear about new reports near here." in (
+        await client.get(followed.headers["location"])).text
+    assert "Within 1 km of a report’s place" in (await client.get("/reports")).text
+    following = await client.get("/notifications/following")
+    assert "New reports within 1 km of a place you chose" in following.text
+    near = await services.create_report(author, draft(lat=41.0745, lon=71.82))
+    far = await services.create_report(author, draft())
+    queued = {row["key"] for row in await OutboxMessage.select(OutboxMessage.key).where(
+        OutboxMessage.template == "report.new_in_area")}
+    assert f"report:{near}:new:{watcher}:inapp" in queued
+    assert not any(key.startswith(f"report:{far}:") for key in queued)
+    # A size outside the list, or a report that does not exist, follows nothing.
+    await client.post("/reports/follow-area", data={
+        "near": str(seen), "km": "500", "_csrf_token": csrf(client)})
+    assert len(await services.area_follows(watcher)) == 1
+    missing = await client.post("/reports/follow-area", data={
+        "near": "999999", "km": "1", "_csrf_token": csrf(client)})
+    assert missing.status_code == 404
+
+
 async def test_a_photo_taken_on_the_spot_offers_its_position(client: httpx.AsyncClient
                                                              ) -> None:
     await load_demo_mahallas()

@@ -32,7 +32,7 @@ SUBJECT_PAGES: dict[str, tuple[str, str]] = {
     "cycle": ("/cycles/{id}", locale.lazy("Budget cycle №%(id)s")),
     "proposal": ("/proposals/{id}", locale.lazy("Proposal №%(id)s")),
     "mahalla": ("/reports", locale.lazy("New reports in your mahalla")),
-    "area": ("/reports", locale.lazy("New reports within %(km)s km of your mahalla")),
+    "area": ("/reports", locale.lazy("New reports within %(km)s km of a place you chose")),
 }
 
 

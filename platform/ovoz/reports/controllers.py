@@ -176,7 +176,10 @@ class ReportsController(Controller):
         else:
             centre, zoom = UZBEKISTAN_CENTRE, 6
         resident = sessions.identity_of(request).resident
-        follows = await services.area_follows(resident["id"]) if resident else []
+        follows = []
+        if resident is not None:
+            home = await geo.mahalla(resident["mahalla"]) if resident["mahalla"] else None
+            follows = await services.area_follows(resident["id"], home)
         query = "&".join(f"{key}={value}" for key, value in (
             ("category", filters.category), ("status", filters.status),
             ("since", filters.since.date().isoformat() if filters.since else None),
@@ -198,22 +201,34 @@ class ReportsController(Controller):
 
     @post("/follow-area", name="reports:follow_area")
     async def follow_area(self, request: Request, data: Form) -> Response[Any]:
-        """New reports in the resident's mahalla, or within some km of its centre."""
+        """New reports in the resident's mahalla, or within some km of its centre or of a
+        report's place (`near`: the report's number)."""
         resident = sessions.identity_of(request).resident
+        near = _integer(data.get("near", ""))
+        back = f"/reports/{near}" if near is not None else "/reports"
         if resident is None:
-            return Redirect("/signin?next=/reports")
+            return Redirect(f"/signin?next={back}")
         stop = data.get("stop", "")
         if stop.startswith(("mahalla:", "area:")):
             await notify.unfollow(resident["id"], stop)
             return Redirect("/reports")
+        km = _integer(data.get("km", ""))
+        if near is not None:
+            report = await services.report(near)
+            if report is None:
+                raise NotFoundException()
+            # The choices come from a list; a size outside it is simply not followed.
+            if km is not None:
+                with contextlib.suppress(services.ReportError):
+                    await services.follow_area(resident["id"], report["lat"], report["lon"],
+                                               km)
+            return Redirect(f"{back}?following_area=1")
         mahalla = await geo.mahalla(resident["mahalla"]) if resident["mahalla"] else None
         if mahalla is None:
             return Redirect("/profile")
-        km = _integer(data.get("km", ""))
         if km is None:
             await notify.follow(resident["id"], f"mahalla:{mahalla['id']}")
         elif mahalla["centre_lat"] is not None:
-            # The choices come from a list; a size outside it is simply not followed.
             with contextlib.suppress(services.ReportError):
                 await services.follow_area(resident["id"], mahalla["centre_lat"],
                                            mahalla["centre_lon"], km)
@@ -347,6 +362,8 @@ class ReportsController(Controller):
             feedback=await services.fix_feedback_counts(report_id),
             overdue=services.is_overdue(report), labels=services.STATUS_LABELS,
             can_answer=can_answer, sent=request.query_params.get("sent") == "1",
+            area_sizes=AREA_SIZES,
+            following_area=request.query_params.get("following_area") == "1",
         )
 
     async def _resident_action(self, request: Request, report_id: int, work: Any

@@ -360,14 +360,19 @@ async def follow_area(resident_id: int, lat: float, lon: float, km: int) -> str:
     return subject
 
 
-async def area_follows(resident_id: int) -> list[dict[str, Any]]:
-    """The resident's active follows of mahallas and circles, for the page that lists them."""
+async def area_follows(resident_id: int, home: dict[str, Any] | None = None
+                       ) -> list[dict[str, Any]]:
+    """The resident's active follows of mahallas and circles, for the page that lists them;
+    `around_home` marks a circle around the centre of the `home` mahalla."""
     rows = (await notify.followed_subjects("mahalla:", resident_id)
             + await notify.followed_subjects("area:", resident_id))
+    home_centre = (area_subject(home["centre_lat"], home["centre_lon"], 1).rsplit(",", 1)[0]
+                   if home and home["centre_lat"] is not None else None)
     mine = []
     for row in rows:
         area = _area(row["subject"]) if row["subject"].startswith("area:") else None
-        mine.append({"subject": row["subject"], "km": area[2] if area else None})
+        mine.append({"subject": row["subject"], "km": area[2] if area else None,
+                     "around_home": row["subject"].rsplit(",", 1)[0] == home_centre})
     return mine
 
 
