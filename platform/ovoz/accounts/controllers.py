@@ -16,7 +16,7 @@ from ovoz.geo import services as geo
 from ovoz.i18n import locale
 from ovoz.notify import services as notify
 from ovoz.settings import LANGUAGES
-from ovoz.web.forms import FormErrors
+from ovoz.web.forms import FormErrors, local_path
 from ovoz.web.templating import page
 
 Form = URLEncodedBody[dict[str, str]]
@@ -45,13 +45,6 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site, so the sign-in link cannot send people elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return "/"
-
-
 def _limited(error: services.SignInError) -> dict[str, str]:
     return {"Retry-After": str(error.retry_after)} if error.retry_after else {}
 
@@ -64,12 +57,12 @@ class SignInController(Controller):
                          next_path: Annotated[str | None, QueryParameter(name="next")] = None
                          ) -> Template:
         return await page(request, "accounts/signin.html", errors=FormErrors(), values={},
-                          next_path=_safe_next(next_path))
+                          next_path=local_path(next_path, "/"))
 
     @post("/signin", name="accounts:send_code")
     async def send_code(self, request: Request, data: Form) -> Template:
         errors = FormErrors()
-        next_path = _safe_next(data.get("next"))
+        next_path = local_path(data.get("next"), "/")
         values = {"phone": data.get("phone", "")}
         try:
             sent = await services.send_sign_in_code(values["phone"], _address(request),
@@ -94,7 +87,7 @@ class SignInController(Controller):
 
     @post("/signin/code", name="accounts:check_code")
     async def check_code(self, request: Request, data: Form) -> Response[Any]:
-        next_path = _safe_next(data.get("next"))
+        next_path = local_path(data.get("next"), "/")
         phone = data.get("phone", "")
         errors = FormErrors()
         try:

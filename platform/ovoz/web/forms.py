@@ -37,3 +37,13 @@ def chosen_id(text: str | None) -> int | None:
     """The id a filter or a select names, or None for "all" and for anything that is not one."""
     text = (text or "").strip()
     return int(text) if text.isdecimal() and len(text) <= 12 else None
+
+
+def local_path(text: str | None, default: str) -> str:
+    """Where a form may send the person next: a path on this site only, so a crafted link
+    cannot send them elsewhere ("//host" and "/\\host" are other sites to a browser)."""
+    text = (text or "").strip()
+    if (text.startswith("/") and not text.startswith(("//", "/\\"))
+            and text.isprintable() and len(text) <= 2000):
+        return text
+    return default
