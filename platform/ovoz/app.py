@@ -23,6 +23,7 @@ from ovoz import db
 from ovoz.accountability.api import ScorecardsApi
 from ovoz.accountability.controllers import AccountabilityController
 from ovoz.accountability.inbox_controllers import InboxController
+from ovoz.accountability.monitor_controllers import MonitorController
 from ovoz.accountability.report_controllers import (
     AccountabilityReportsController,
     AccountabilityReportsStaffController,
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountabilityController,
             AccountabilityReportsController,
             AccountabilityReportsStaffController,
+            MonitorController,
             InboxController,
             OpenDataController,
             GeoApi,

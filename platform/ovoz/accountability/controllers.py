@@ -15,15 +15,17 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 from markupsafe import Markup
 
-from ovoz.accountability import charts, clock, periodic, scorecards
+from ovoz.accountability import charts, clock, periodic, scorecards, watchlist
 from ovoz.accountability import services as obligations
 from ovoz.accountability.scorecards import Figures, Period, PeriodError
+from ovoz.accounts import sessions
+from ovoz.accounts.permissions import Action, Place, allowed
 from ovoz.geo import services as geo
 from ovoz.i18n import locale
 from ovoz.reports import services as reports
 from ovoz.settings import get_settings
 from ovoz.web.forms import Filter, FormErrors, chosen_id
-from ovoz.web.templating import page
+from ovoz.web.templating import page, url_with
 
 PageNumber = Annotated[int, QueryParameter(name="page", ge=1, le=100_000)]
 # Read as text: a mistyped day gets a message beside the field, not a bare 400.
@@ -117,6 +119,17 @@ async def bodies(district_id: int) -> list[tuple[int | None, str]]:
         for row in await reports.departments(district_id))]
 
 
+async def watching(request: Request, district: Mapping[str, Any]) -> dict[str, Any]:
+    """What the watch buttons need when the reader is a monitor whose grants reach the
+    district: what it watches, and this page to come back to. Nothing for anyone else."""
+    staff = sessions.staff_member(request)
+    if staff is None or not allowed(staff, Action.MONITOR,
+                                    Place(district["region"], district["id"])):
+        return {"monitoring": False}
+    return {"monitoring": True, "watched": await watchlist.watched_keys(staff.id),
+            "here": url_with(request)}
+
+
 def _chosen_department(text: str | None, known: Mapping[int | None, str]
                        ) -> scorecards.DepartmentChoice:
     if (text or "").strip() == scorecards.HOKIMIYAT:
@@ -168,7 +181,8 @@ class AccountabilityController(Controller):
         as_of = obligations.now()
         choice = PeriodChoice(start, end, clock.local_day(as_of))
         context = choice.context(as_of) | {"district": district,
-                                           "district_name": locale.localised_name(district)}
+                                           "district_name": locale.localised_name(district),
+                                           **await watching(request, district)}
         if choice.period is None:
             return await page(request, "accountability/district.html", status_code=400,
                               **context)
@@ -215,6 +229,7 @@ class AccountabilityController(Controller):
             "bodies": [(scorecards.HOKIMIYAT if department_id is None else department_id,
                         name) for department_id, name in answering],
             "kind": chosen_kind, "department": chosen, "target": LATE_TARGET,
+            **await watching(request, district),
         }
         if choice.period is None:
             return await page(request, "accountability/late.html", status_code=400,
@@ -236,6 +251,7 @@ class AccountabilityController(Controller):
                 "state_label": locale.gettext(STATE_LABELS[row["state"]]),
                 "answered": row["resolved_at"] if row["state"] == "answered_late" else None,
                 "due_day": clock.last_day(row["due_at"]),
+                "watch_kind": watchlist.WATCHED_AS[row["kind"]],
             })
         template = "accountability/late.html"
         if (request.headers.get("hx-request")

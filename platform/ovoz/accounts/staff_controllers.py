@@ -184,6 +184,7 @@ class StaffAreaController(Controller):
                           can_view_audit=allowed(identity, Action.VIEW_AUDIT, NATIONAL),
                           can_manage_roles=allowed(identity, Action.MANAGE_ROLES, NATIONAL),
                           can_answer=bool(scopes(identity, Action.ANSWER)),
+                          can_monitor=bool(scopes(identity, Action.MONITOR)),
                           can_petitions=bool(scopes(identity, Action.MODERATE)
                                              or scopes(identity, Action.ANSWER)
                                              or scopes(identity, Action.ASSIST_RESIDENT)))
