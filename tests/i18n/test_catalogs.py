@@ -64,6 +64,18 @@ def test_cyrillic_text_leaves_placeholders_and_markup_alone() -> None:
     )
 
 
+def test_cyrillic_text_keeps_codes_and_formats_in_latin_letters() -> None:
+    """The open-data files hold codes, column names and formats as written; so must the
+    Cyrillic page that describes them. Uzbek words and abbreviations still change script."""
+    assert catalogs.cyrillic_text(
+        "on_time ni rated ga boʻling; new, in_progress yoki fixed; YYYY-MM-DD, SHA-256, "
+        "UTF-8, add1, (CSV), Ctrl+P") == (
+        "on_time ни rated га бўлинг; new, in_progress ёки fixed; YYYY-MM-DD, SHA-256, "
+        "UTF-8, add1, (CSV), Ctrl+P")
+    assert catalogs.cyrillic_text("bir-biri, 2027-yil, MFY va NNT, Mahalla") == (
+        "бир-бири, 2027-йил, МФЙ ва ННТ, Маҳалла")
+
+
 def test_manual_exceptions_override_the_rules() -> None:
     cyrillic = dict(_messages(catalogs.read_catalog("uz_Cyrl")))
     for msgid, text in catalogs.CYRILLIC_EXCEPTIONS.items():

@@ -28,11 +28,27 @@ CYRILLIC_EXCEPTIONS: dict[str, str] = {
         "Ovoz — GNU AGPL лицензиясидаги эркин дастурий таъминот.",
 }
 
-# Kept as written: placeholders, markup, entities, and names and acronyms that Uzbek Cyrillic
-# text also writes in Latin letters.
+# Codes the open-data dictionary names in its text (statuses, outcomes, rules, values): the
+# files hold them in Latin letters, so the Cyrillic page must too.
+_DATA_CODES = (
+    "new", "acknowledged", "fixed", "duplicate", "referred", "open", "closed", "expired",
+    "responded", "rejected", "withdrawn", "submitted", "feasible", "infeasible", "merged",
+    "selected", "planned", "procurement", "completed", "cancelled", "answered", "lapsed", "true",
+    "false", "null", "none", "greedy", "mes", "cost", "cardinality", "url", "seq", "hash", "kind",
+    "subject", "payload", "region", "district", "department", "report", "petition", "delivery",
+    "hex", "rated", "at", "scope", "dataset", "columns", "items", "properties", "pb",
+)
+# Kept as written: placeholders, markup, entities; names, acronyms and formats that Uzbek
+# Cyrillic text also writes in Latin letters; and code: snake_case names, words with digits
+# (add1, A4, sha256sum), formats like YYYY-MM-DD or SHA-256, and the data codes above.
 _PLACEHOLDER = re.compile(
     r"%\([a-z_]+\)[sd]|%%|<[^>]+>|&[a-z]+;"
-    r"|\b(?:OneID|Google Authenticator|FreeOTP|GNU AGPL|API|JSON|SMS|id)\b"
+    r"|\b(?:OneID|Google Authenticator|FreeOTP|GNU AGPL|API|JSON|SMS|id|CSV|PDF|GeoJSON|"
+    r"UTC|QR|PNG|JPEG|WebP|HTML|URL|UTF-8|BOM|MB|Excel|FeatureCollection|pabulib|Ctrl\+P|"
+    r"Start)\b"
+    r"|\b[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+\b|\b[A-Za-z]+\d[A-Za-z0-9]*\b"
+    r"|\b[A-Z]{2,}(?:[-:][A-Z0-9]+)+\b|\b\d{4}-Q[1-4n]\b"
+    rf"|\b(?:{'|'.join(_DATA_CODES)})\b"
 )
 
 
