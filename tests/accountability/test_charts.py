@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ovoz.accountability.charts import VALUE_ROOM, WIDTH, Row, bar_chart
+from ovoz.i18n import locale
 
 
 def widths(svg: str) -> list[float]:
@@ -60,7 +61,14 @@ def test_long_labels_are_shortened() -> None:
 
 
 def test_nothing_to_draw_says_so() -> None:
+    # In the reader's language; Uzbek when nothing else was chosen.
     assert str(bar_chart("Rate", [])) == (
-        '<p class="chart-empty">No figures for this period.</p>')
+        '<p class="chart-empty">Bu davr uchun koʻrsatkichlar yoʻq.</p>')
+    english = locale.current_language.set("en")
+    try:
+        assert str(bar_chart("Rate", [])) == (
+            '<p class="chart-empty">No figures for this period.</p>')
+    finally:
+        locale.current_language.reset(english)
     empty = str(bar_chart("Rate", [Row("A", (None,), ("—",))], no_data="Nothing <yet>"))
     assert empty == '<p class="chart-empty">Nothing &lt;yet&gt;</p>'

@@ -98,8 +98,15 @@ LIST_WIDTHS = {"responses": (3, 6, 2.4, 1.4), "overdue": (3, 6, 2.4, 1.4),
 
 def render(row: Mapping[str, Any], ledger_seq: int | None, language: str | None = None
            ) -> bytes:
-    """The PDF of a published (or superseded) version."""
-    language = language or locale.current_language.get()
+    """The PDF of a published (or superseded) version, in `language` (else the reader's)."""
+    chosen = locale.current_language.set(language or locale.current_language.get())
+    try:
+        return _render(row, ledger_seq, locale.current_language.get())
+    finally:
+        locale.current_language.reset(chosen)
+
+
+def _render(row: Mapping[str, Any], ledger_seq: int | None, language: str) -> bytes:
     frozen = json.loads(row["snapshot"])
     shown = periodic.readable(frozen, language)
     period = periodic.period_of(row)
