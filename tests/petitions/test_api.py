@@ -212,7 +212,8 @@ async def test_residents_who_may_not_sign_are_told_why(client: httpx.AsyncClient
     petition_id = await collecting(100)
     resident_id, headers = await signer(1)
     if reason == "not_verified":
-        await Resident.update({Resident.phone_verified_at: None}).where(
+        await Resident.update({Resident.phone_verified_at: None,
+                               Resident.residence_confirmed_at: None}).where(
             Resident.id == resident_id)
     elif reason == "no_home":
         await Resident.update({Resident.mahalla: None}).where(Resident.id == resident_id)

@@ -75,7 +75,9 @@ async def test_a_resident_with_a_verified_phone_and_a_home_in_the_area_signs(
 
 async def test_an_unverified_phone_is_refused(open_id: int, mahallas: list[int]) -> None:
     [signer] = await make_residents(1, mahallas[0], first=1000)
-    await Resident.update({Resident.phone_verified_at: None}).where(Resident.id == signer)
+    # Neither a confirmed phone nor a residence the mahalla confirmed.
+    await Resident.update({Resident.phone_verified_at: None,
+                           Resident.residence_confirmed_at: None}).where(Resident.id == signer)
     assert (await failure(services.sign(open_id, signer))).code == "not_verified"
     assert await services.eligibility(await petition_row(open_id),
                                       await resident_row(signer)) == "not_verified"

@@ -298,7 +298,7 @@ async def test_a_resident_signs_at_the_mahalla_office_with_a_code_from_their_pho
     assert form.status_code == 200 and "With a code sent to their phone" in form.text
     path = f"/staff/petitions/{open_id}/assist"
     nobody = await submit(client, f"{path}/code", phone="+998 90 999 88 77")
-    assert nobody.status_code == 400 and "No Ovoz account has this number." in nobody.text
+    assert nobody.status_code == 400 and "No resident has this phone or Ovoz number." in nobody.text
     assert "+998 90 999 88 77" in nobody.text
     malformed = await submit(client, f"{path}/code", phone="12")
     assert malformed.status_code == 400 and "Enter an Uzbek mobile number" in malformed.text

@@ -282,7 +282,9 @@ async def test_signing_refusals_are_explained(
     assert "Your profile has no home mahalla." in refused.text and 'href="/profile"' in refused.text
 
     unconfirmed = await make_verified(42, mahallas[0])
-    await Resident.update({Resident.phone_verified_at: None}).where(Resident.id == unconfirmed)
+    await Resident.update({Resident.phone_verified_at: None,
+                           Resident.residence_confirmed_at: None}).where(
+        Resident.id == unconfirmed)
     await as_resident(client, unconfirmed)
     refused = await submit(client, f"/petitions/{open_id}/sign")
     assert refused.status_code == 403 and "Your phone number is not confirmed." in refused.text

@@ -512,7 +512,7 @@ async def test_a_resident_votes_at_the_mahalla_office_with_a_code_from_their_pho
     staff = await as_staff(client, "oqsoqol", mahalla_staff(mahallas[1]))
     path = f"/staff/cycles/{cycle_id}/assisted-ballot"
     nobody = await submit(client, f"{path}/code", phone="+998 90 999 88 77")
-    assert nobody.status_code == 400 and "No Ovoz account has this number." in nobody.text
+    assert nobody.status_code == 400 and "No resident has this phone or Ovoz number." in nobody.text
     malformed = await submit(client, f"{path}/code", phone="12")
     assert malformed.status_code == 400 and "Enter an Uzbek mobile number" in malformed.text
     sent = await submit(client, f"{path}/code", phone=phone)

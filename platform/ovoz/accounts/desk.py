@@ -1,16 +1,19 @@
 """The mahalla desk: acting for a resident who came to the office.
 
-Staff of the resident's own mahalla find them by phone number; the resident agrees by reading
-out a code Ovoz texts to their phone. The code lives in the SignInCode table under the sign-in
-code's rules (lifetime, tries, one live code per number, resend delay, the per-number limit), but
-its digest is bound to a purpose, a subject (a petition, a cycle) and the staff member: read
-aloud at the desk, it cannot sign anyone in to Ovoz, nor serve another subject or another desk.
+Staff of the resident's own mahalla find them by phone number (or, on a paper form, by the Ovoz
+number of a resident registered here without a phone); the resident agrees by reading out a
+code Ovoz texts to their phone, or signs a numbered paper form. The code lives in the SignInCode
+table under the sign-in code's rules (lifetime, tries, one live code per number, resend delay,
+the per-number limit), but its digest is bound to a purpose, a subject (a petition, a cycle)
+and the staff member: read aloud at the desk, it cannot sign anyone in to Ovoz, nor serve
+another subject or another desk.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,8 +58,7 @@ def message(error: AssistError, paper_form_max: int) -> str:
     """What the staff member reads beside the field, in their language."""
     messages = {
         "unknown_resident": locale.gettext(
-            "No Ovoz account has this number. The resident needs to sign in to Ovoz once and "
-            "choose their mahalla."),
+            "No resident has this phone or Ovoz number. Register them at the desk first."),
         "no_home": locale.gettext("This resident has not chosen a home mahalla in Ovoz."),
         "other_mahalla": locale.gettext(
             "This resident lives in another mahalla. Only staff of their own mahalla can act "
@@ -80,6 +82,24 @@ async def resident_by_phone(phone_text: str, field: str) -> dict[str, Any]:
     phone = parse_phone(phone_text)
     row = await Resident.select().where(
         (Resident.phone == phone) & Resident.deleted_at.is_null()).first()
+    if row is None:
+        raise AssistError("unknown_resident", field)
+    return row
+
+
+# An Ovoz number is the resident's id, printed on their desk receipt: "№125" or "125".
+OVOZ_NUMBER = re.compile(r"^\s*(?:№|#|N\s*)?\s*(\d{1,8})\s*$", re.IGNORECASE)
+
+
+async def resident_at_desk(text: str, field: str) -> dict[str, Any]:
+    """The resident a desk form names, by their phone or, for residents without one, by
+    their Ovoz number; InvalidPhone for anything else. A local phone has nine digits, more
+    than an Ovoz number has."""
+    number = OVOZ_NUMBER.match(text or "")
+    if number is None:
+        return await resident_by_phone(text, field)
+    row = await Resident.select().where(
+        (Resident.id == int(number[1])) & Resident.deleted_at.is_null()).first()
     if row is None:
         raise AssistError("unknown_resident", field)
     return row

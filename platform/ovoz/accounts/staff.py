@@ -25,11 +25,14 @@ import asyncpg
 
 from ovoz.accounts import credentials
 from ovoz.accounts.permissions import Action, Grant, Place, Role, require, validate_grant
+from ovoz.accounts.phones import InvalidPhone, parse_phone
+from ovoz.accounts.services import DISPLAY_NAME_LENGTH as RESIDENT_NAME_LENGTH
 from ovoz.accounts.tables import RecoveryCode, Resident, RoleGrant, StaffAccount, StaffAudit
 from ovoz.db import transaction
 from ovoz.geo.tables import District, Mahalla, Region
 from ovoz.ledger import services as ledger
 from ovoz.pagination import Page, paginate
+from ovoz.settings import LANGUAGES
 
 if TYPE_CHECKING:
     from ovoz.accounts.sessions import Identity
@@ -605,6 +608,61 @@ async def confirm_residence(actor: Identity, resident_id: int, now: datetime | N
                      {"mahalla_id": mahalla_id})
         # The ledger counts confirmations per mahalla; which resident stays out of it.
         await ledger.record("accounts.residence_confirmed", f"mahalla:{mahalla_id}", {})
+
+
+async def register_resident(actor: Identity, mahalla_id: int, display_name: str,
+                            phone_text: str = "", household_text: str = "",
+                            language: str = "uz", now: datetime | None = None) -> int:
+    """Mahalla staff register a resident who came to the office, often without a smartphone:
+    their home is the desk's mahalla and their residence is confirmed at once. A phone of
+    their own is optional (with one they may later sign in themselves); a household contact is
+    a family member's number, to reach them, never to sign in. Returns the resident's id, the
+    Ovoz number the desk finds them by."""
+    at = now or current_time()
+    mahalla = await Mahalla.select(Mahalla.id, Mahalla.district, Mahalla.district.region).where(
+        Mahalla.id == mahalla_id).first()
+    if mahalla is None:
+        raise StaffError("mahalla", "unknown", f"there is no mahalla {mahalla_id}")
+    place = Place(mahalla["district.region"], mahalla["district"], mahalla_id)
+    _check_actor(actor, Action.ASSIST_RESIDENT, place)
+    _check_actor(actor, Action.CONFIRM_RESIDENCE, place)
+    name = " ".join(display_name.split())
+    if not 2 <= len(name) <= RESIDENT_NAME_LENGTH:
+        raise StaffError("display_name", "required",
+                         f"a name of 2 to {RESIDENT_NAME_LENGTH} characters")
+    phone = _optional_phone(phone_text, "phone")
+    household = _optional_phone(household_text, "household_contact")
+    if phone is not None and await Resident.exists().where(Resident.phone == phone):
+        raise StaffError("phone", "taken", "this number already has an Ovoz account")
+    async with transaction():
+        try:
+            created = await Resident.insert(Resident(
+                phone=phone, display_name=name,
+                language=language if language in LANGUAGES else "uz", mahalla=mahalla_id,
+                residence_confirmed_at=at, residence_confirmed_by=_actor_id(actor),
+                household_contact=household, registered_by=_actor_id(actor), created_at=at,
+            )).returning(Resident.id)
+        except Exception as error:
+            if _is_unique_violation(error):
+                raise StaffError("phone", "taken",
+                                 "this number already has an Ovoz account") from None
+            raise
+        resident_id = int(created[0]["id"])
+        await _audit(_actor_id(actor), "resident.registered", f"resident:{resident_id}", at,
+                     {"mahalla_id": mahalla_id, "own_phone": phone is not None,
+                      "household_contact": household is not None})
+        # Counted per mahalla, as confirmations are; which resident stays out of the ledger.
+        await ledger.record("accounts.resident_registered", f"mahalla:{mahalla_id}", {})
+    return resident_id
+
+
+def _optional_phone(text: str, field: str) -> str | None:
+    if not text.strip():
+        return None
+    try:
+        return parse_phone(text)
+    except InvalidPhone:
+        raise StaffError(field, "invalid", "not an Uzbek mobile number") from None
 
 
 async def audit_page(number: int, per_page: int, *, actor: Identity) -> Page:

@@ -67,6 +67,10 @@ class Resident(Table, tablename="accounts_resident"):
     # HMAC of the PINFL from OneID: one person, one account, without keeping the PINFL.
     oneid_fingerprint = Varchar(length=64, unique=True, null=True, default=None)
     oneid_verified_at = Timestamptz(null=True, default=None)
+    # A resident registered at the mahalla desk, perhaps without a phone: a family member's
+    # number to reach them (never to sign in, so not unique), and the staff member who did it.
+    household_contact = Varchar(length=16, null=True, default=None)
+    registered_by = ForeignKey(references=StaffAccount, on_delete=OnDelete.set_null, null=True)
     session_epoch = Integer(default=0)
     created_at = Timestamptz()
     deleted_at = Timestamptz(null=True, default=None)

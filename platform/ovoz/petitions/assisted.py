@@ -9,7 +9,13 @@ from typing import Any
 
 from ovoz.accounts import desk
 from ovoz.accounts import staff as staff_accounts
-from ovoz.accounts.desk import AssistError, CodeSent, check_desk, resident_by_phone
+from ovoz.accounts.desk import (
+    AssistError,
+    CodeSent,
+    check_desk,
+    resident_at_desk,
+    resident_by_phone,
+)
 from ovoz.accounts.permissions import Action, Grant, StaffMember, scopes
 from ovoz.accounts.sessions import Identity
 from ovoz.accounts.sms import SmsGateway, mask_phone
@@ -113,7 +119,7 @@ async def sign_by_paper(actor: Identity, staff: StaffMember, petition_id: int,
     """The resident signed a numbered paper form; their residence is confirmed by the staff
     member, now if not before. Returns the signature's id."""
     number = " ".join(paper_form.split())
-    resident = await resident_by_phone(phone_text, "paper_phone")
+    resident = await resident_at_desk(phone_text, "paper_phone")
     await check_desk(staff, resident, "paper_phone")
     await precheck(petition_id, resident)
     if not number or len(number) > PAPER_FORM_MAX:

@@ -248,8 +248,9 @@ async def _resident(resident_id: int) -> dict[str, Any]:
 
 
 async def eligibility(petition: dict[str, Any], resident: dict[str, Any]) -> ErrorCode | None:
-    """Why this resident may not sign, or None: a verified phone and a home in the area."""
-    if "phone" not in verification_levels(resident):
+    """Why this resident may not sign, or None: a verified phone (or a residence the
+    mahalla confirmed, for residents without one) and a home in the area."""
+    if not {"phone", "residence"} & set(verification_levels(resident)):
         return "not_verified"
     if not resident.get("mahalla"):
         return "no_home"

@@ -10,7 +10,13 @@ from typing import Any
 
 from ovoz.accounts import desk
 from ovoz.accounts import staff as staff_accounts
-from ovoz.accounts.desk import AssistError, CodeSent, check_desk, resident_by_phone
+from ovoz.accounts.desk import (
+    AssistError,
+    CodeSent,
+    check_desk,
+    resident_at_desk,
+    resident_by_phone,
+)
 from ovoz.accounts.permissions import Action, StaffMember, scopes
 from ovoz.accounts.sessions import Identity
 from ovoz.accounts.sms import SmsGateway, mask_phone
@@ -92,7 +98,7 @@ async def check_paper(staff: StaffMember, cycle: Mapping[str, Any], phone_text: 
                       paper_form: str, residence_checked: bool) -> dict[str, Any]:
     """Everything about a paper form that can be checked before the choices are ticked;
     returns the resident."""
-    resident = await resident_by_phone(phone_text, "paper_phone")
+    resident = await resident_at_desk(phone_text, "paper_phone")
     await check_desk(staff, resident, "paper_phone")
     await precheck(cycle, resident)
     paper_form_number(paper_form)

@@ -715,9 +715,10 @@ class BallotReceipt:
 
 async def voter_eligibility(cycle_row: Mapping[str, Any],
                             voter: Mapping[str, Any]) -> ErrorCode | None:
-    """Why this resident may not vote in this cycle, or None: a verified phone and a home in
-    the district (residents without a phone vote with help at the mahalla office)."""
-    if "phone" not in verification_levels(dict(voter)):
+    """Why this resident may not vote in this cycle, or None: a verified phone (or a
+    residence the mahalla confirmed, for residents without one, who vote at the mahalla
+    office) and a home in the district."""
+    if not {"phone", "residence"} & set(verification_levels(dict(voter))):
         return "not_verified"
     if not voter.get("mahalla"):
         return "no_home"

@@ -639,7 +639,8 @@ class PlanningStaffController(Controller):
             **_labels(), cycle=cycle, errors=errors, values=values,
             choices=await assisted.on_ballot(cycle["id"], resident),
             limit=budgets.get(resident["mahalla"], cycle["budget"]),
-            resident_name=resident["display_name"], masked_phone=mask_phone(resident["phone"]),
+            resident_name=resident["display_name"],
+            masked_phone=mask_phone(resident["phone"]) if resident["phone"] else "",
             mahalla_name=names.get(resident["mahalla"], ""), mahalla_names=names,
             has_ballot=current is not None, paper_form_max=assisted.PAPER_FORM_MAX)
 
@@ -713,8 +714,10 @@ class PlanningStaffController(Controller):
             errors.add("paper_phone", planning_message(error))
         if errors:
             return await self._assist_page(request, staff, cycle_id, errors, values, status)
+        # A resident without a phone is carried to the ballot by their Ovoz number.
         return await self._ballot_page(request, row, resident, {
-            "consent": "paper", "phone": resident["phone"], "paper_form": values["paper_form"],
+            "consent": "paper", "phone": resident["phone"] or f"№{resident['id']}",
+            "paper_form": values["paper_form"],
             "residence_checked": values["residence_checked"]}, errors)
 
     @post("/cycles/{cycle_id:int}/assisted-ballot/cast", name="planning:staff_assist_cast")
@@ -729,8 +732,10 @@ class PlanningStaffController(Controller):
             "consent", "phone", "code", "paper_form", "residence_checked")}
         ids = assisted.chosen_ids(_values(data, "proposal_ids"))
         values["ticked"] = set(ids)
+        find = (assisted.resident_at_desk if values["consent"] == "paper"
+                else assisted.resident_by_phone)
         try:
-            resident = await assisted.resident_by_phone(values["phone"], "phone")
+            resident = await find(values["phone"], "phone")
         except (InvalidPhone, assisted.AssistError):
             return Redirect(f"/staff/cycles/{cycle_id}/assisted-ballot")
         errors = FormErrors()
