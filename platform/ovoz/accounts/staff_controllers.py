@@ -185,6 +185,8 @@ class StaffAreaController(Controller):
                           can_manage_roles=allowed(identity, Action.MANAGE_ROLES, NATIONAL),
                           can_answer=bool(scopes(identity, Action.ANSWER)),
                           can_monitor=bool(scopes(identity, Action.MONITOR)),
+                          can_keep_desk=any(grant.mahalla_id for grant in scopes(
+                              identity, Action.ASSIST_RESIDENT)),
                           can_petitions=bool(scopes(identity, Action.MODERATE)
                                              or scopes(identity, Action.ANSWER)
                                              or scopes(identity, Action.ASSIST_RESIDENT)))
