@@ -176,7 +176,7 @@ async def test_csv_has_a_bom_a_header_and_a_row_per_report(client: httpx.AsyncCl
         "lat": "41.69", "lon": "60.752", "point_exact": "true",
         "registered_at": "2025-03-10T18:30:00Z", "due_at": "2025-03-25T18:30:00Z",
         "first_response_at": "", "resolved_at": "", "overdue": "true", "supporters": "0",
-        "url": f"{BASE_URL}/reports/{report_id}",
+        "assisted": "false", "url": f"{BASE_URL}/reports/{report_id}",
         "description": "A deep pothole by the school gate.",
     }
 

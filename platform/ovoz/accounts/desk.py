@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ovoz.accounts import services as accounts
-from ovoz.accounts.permissions import Action, Actor, Place, allowed
+from ovoz.accounts.permissions import Action, Actor, Place, allowed, scopes
 from ovoz.accounts.phones import parse_phone
 from ovoz.accounts.sms import SmsGateway, mask_phone
 from ovoz.accounts.tables import Resident, SignInCode
@@ -52,6 +52,12 @@ class AssistError(ValueError):
 class CodeSent:
     phone: str
     masked_phone: str
+
+
+def desk_mahallas(staff: Actor) -> list[int]:
+    """The mahallas whose desk this person keeps, in the order of their grants."""
+    return list(dict.fromkeys(grant.mahalla_id for grant in scopes(staff, Action.ASSIST_RESIDENT)
+                              if grant.mahalla_id is not None))
 
 
 def message(error: AssistError, paper_form_max: int) -> str:

@@ -103,6 +103,9 @@ REPORT_COLUMNS = (
     Column("overdue", BOOLEAN, locale.lazy(
         "Open past its deadline when the file was made, or closed after it.")),
     Column("supporters", INTEGER, locale.lazy("Residents who said \"me too\".")),
+    Column("assisted", BOOLEAN, locale.lazy(
+        "true when mahalla staff made the report for a resident who came to the mahalla "
+        "office.")),
     Column("url", TEXT, locale.lazy("The report's public page.")),
     Column("description", TEXT, locale.lazy(
         "What the resident wrote, as the public page shows it.")),
@@ -121,7 +124,8 @@ def _report(row: Row, at: datetime) -> Row:
         "registered_at": row["registered_at"], "due_at": row["due_at"],
         "first_response_at": row["first_response_at"], "resolved_at": row["resolved_at"],
         "overdue": reports.is_overdue(row, at), "supporters": row["supporters"],
-        "url": reports.report_link(row["id"]), "description": row["description"],
+        "assisted": reports.is_assisted(row), "url": reports.report_link(row["id"]),
+        "description": row["description"],
     }
 
 

@@ -143,6 +143,8 @@ async def report_json(report_id: int) -> dict[str, Any] | None:
         "resolved_at": row["resolved_at"],
         "supporters": row["supporters"],
         "reporter": services.public_name(row),
+        # Made for the resident by mahalla staff at the office.
+        "assisted": services.is_assisted(row),
         "photos": [_photo_url(p["name"]) for p in row["photos"] if p["update"] is None],
         "history": [
             {"kind": h["kind"], "status_from": h["status_from"] or None,

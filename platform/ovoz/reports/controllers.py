@@ -138,9 +138,10 @@ def photo_position(photos: list[storage.StoredPhoto]) -> tuple[float, float] | N
 
 
 def shown(row: dict[str, Any]) -> dict[str, Any]:
-    """A report row with what every list and page shows: the category's name, overdue."""
+    """A report row with what every list and page shows: the category's name, overdue, and
+    (where the row says) whether it was made with help at the mahalla office."""
     return {**row, "category_label": services.category_label(row),
-            "overdue": services.is_overdue(row)}
+            "overdue": services.is_overdue(row), "assisted": services.is_assisted(row)}
 
 
 def _map_centre(district_ids: list[int]) -> tuple[float, float]:

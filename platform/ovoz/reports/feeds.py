@@ -33,7 +33,7 @@ CSV_COLUMNS = (
     "id", "category_code", "category_name", "status", "district_id", "district_name",
     "mahalla_id", "mahalla_name", "department_name", "lat", "lon", "point_exact",
     "registered_at", "due_at", "first_response_at", "resolved_at", "overdue", "supporters",
-    "url", "description",
+    "assisted", "url", "description",
 )
 # Characters XML 1.0 cannot carry, even escaped; an API client could have sent them.
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -180,7 +180,7 @@ async def export_batch(filters: services.Filters, after_id: int, limit: int
     return await Report.select(
         Report.id, Report.status, Report.district, Report.mahalla, Report.lat, Report.lon,
         Report.point_exact, Report.registered_at, Report.due_at, Report.first_response_at,
-        Report.resolved_at, Report.supporters, Report.description,
+        Report.resolved_at, Report.supporters, Report.description, Report.source,
         Report.category.code.as_alias("category_code"),
         Report.category.name_uz.as_alias("category_name"),
         Report.district.name_uz.as_alias("district_name"),
@@ -202,7 +202,8 @@ def csv_row(row: dict[str, Any], at: datetime) -> list[Any]:
         "registered_at": utc_text(row["registered_at"]), "due_at": utc_text(row["due_at"]),
         "first_response_at": utc_text(row["first_response_at"]),
         "resolved_at": utc_text(row["resolved_at"]), "overdue": services.is_overdue(row, at),
-        "supporters": row["supporters"], "url": services.report_link(row["id"]),
+        "supporters": row["supporters"], "assisted": services.is_assisted(row),
+        "url": services.report_link(row["id"]),
         "description": row["description"],
     }
     return [cell(values[column]) for column in CSV_COLUMNS]

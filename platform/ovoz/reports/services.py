@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from piccolo.engine.postgres import PostgresEngine
+from piccolo.query.functions.aggregate import Count
 
 from ovoz import ledger
 from ovoz.accountability import clock
@@ -84,6 +85,8 @@ NOTE_MAX = 2000
 REFERRAL_DAYS = 5
 MAX_EXTENSION_DAYS = 30
 REPORTS_PER_DAY = 20
+# The source of a report made for a resident by mahalla staff at the office.
+ASSISTED = "assisted"
 
 ErrorCode = Literal[
     "unknown_category", "description_too_short", "description_too_long", "no_location",
@@ -91,7 +94,7 @@ ErrorCode = Literal[
     "not_open", "own_report", "bad_transition", "note_required", "note_too_long",
     "unknown_original", "referral_too_late", "referred_to_required", "already_extended",
     "bad_extension", "unknown_department", "bad_area", "not_fixed", "not_involved",
-    "already_answered",
+    "already_answered", "not_verified",
 ]
 
 
@@ -290,8 +293,11 @@ async def draft_problems(draft: Draft) -> list[ReportError]:
     return problems
 
 
-async def create_report(resident_id: int, draft: Draft) -> int:
-    """Register a resident's report, routed to the district's department for its category."""
+async def create_report(resident_id: int, draft: Draft, *, assisted_by: int | None = None,
+                        consent: str = "") -> int:
+    """Register a resident's report, routed to the district's department for its category.
+    Made for them at the mahalla desk, it names the staff member (`assisted_by`) and how the
+    resident agreed (`consent`), and its source is "assisted" whatever the draft says."""
     problems = await draft_problems(draft)
     if problems:
         raise problems[0]
@@ -311,7 +317,9 @@ async def create_report(resident_id: int, draft: Draft) -> int:
             category=category["id"], district=district_id, mahalla=mahalla_id, lat=lat, lon=lon,
             point_exact=exact, location_text=_clean(draft.location_text)[:300],
             description=description, author=resident_id, hide_name=draft.hide_name,
-            source=draft.source, status=NEW, department=department_id,
+            source=ASSISTED if assisted_by is not None else draft.source,
+            assisted_by=assisted_by, consent=consent[:60], status=NEW,
+            department=department_id,
             registered_at=registered, due_at=due,
             updated_at=registered, token=secrets.token_urlsafe(24),
         )).returning(Report.id)
@@ -325,10 +333,14 @@ async def create_report(resident_id: int, draft: Draft) -> int:
             Place(region.region_id, district_id, mahalla_id, department_id), registered, due)
         await notify.follow(resident_id, report_subject(report_id))
         await _tell_area_followers(report_id, category, mahalla_id, lat, lon, resident_id)
-        await ledger.record("reports.created", report_subject(report_id), {
+        payload: dict[str, Any] = {
             "category": category["code"], "district": district_id, "mahalla": mahalla_id,
             "department": department_id, "due_at": timestamp_text(due),
-        })
+        }
+        if assisted_by is not None:
+            # Counted apart by anyone reading the ledger; who helped and who reported stay out.
+            payload["channel"] = ASSISTED
+        await ledger.record("reports.created", report_subject(report_id), payload)
     return report_id
 
 
@@ -465,6 +477,20 @@ def category_label(row: dict[str, Any], language: str | None = None) -> str:
     """The category's name in the reader's language, from a row of the reports list."""
     return locale.localised_name({column: row.get(f"category_{column}")
                                   for column in locale.NAME_COLUMNS.values()}, language)
+
+
+def is_assisted(row: dict[str, Any]) -> bool:
+    """Made for the resident by mahalla staff at the office: marked so in every count."""
+    return row.get("source") == ASSISTED
+
+
+async def assisted_counts(since: datetime, until: datetime) -> dict[int, int]:
+    """Reports made at a mahalla desk in [since, until), by the staff member who made them."""
+    rows = await Report.select(Report.assisted_by, Count(Report.id).as_alias("n")).where(
+        (Report.source == ASSISTED) & Report.assisted_by.is_not_null()
+        & (Report.registered_at >= since) & (Report.registered_at < until)).group_by(
+        Report.assisted_by)
+    return {row["assisted_by"]: int(row["n"]) for row in rows}
 
 
 def public_name(row: dict[str, Any]) -> str | None:

@@ -1,8 +1,10 @@
-"""Officials' pages for problem reports: the queue, handling one report, and the district's
-departments with the routing of categories to them."""
+"""Officials' pages for problem reports: the queue, handling one report, the district's
+departments with the routing of categories to them, and reporting for a resident at the
+mahalla office (every rule of that is assisted's)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated, Any
@@ -14,7 +16,8 @@ from litestar.response import Redirect, Template
 
 from ovoz.accountability import inbox
 from ovoz.accountability import services as obligations
-from ovoz.accounts import sessions
+from ovoz.accounts import desk, sessions
+from ovoz.accounts.controllers import sign_in_message
 from ovoz.accounts.permissions import (
     NATIONAL,
     Action,
@@ -25,10 +28,19 @@ from ovoz.accounts.permissions import (
     require,
     scopes,
 )
+from ovoz.accounts.phones import InvalidPhone
+from ovoz.accounts.services import SignInError
+from ovoz.accounts.sms import SmsError, mask_phone
 from ovoz.geo import services as geo
 from ovoz.i18n import locale
-from ovoz.reports import services
-from ovoz.reports.controllers import MultipartForm, PageNumber, shown, uploaded_photos
+from ovoz.reports import assisted, services, storage
+from ovoz.reports.controllers import (
+    MultipartForm,
+    PageNumber,
+    error_message,
+    shown,
+    uploaded_photos,
+)
 from ovoz.settings import get_settings
 from ovoz.web.forms import Filter, FormErrors, chosen_id
 from ovoz.web.templating import page
@@ -36,6 +48,11 @@ from ovoz.web.templating import page
 Form = URLEncodedBody[dict[str, Any]]
 SIGN_IN = "/staff/signin"
 DUE_CHOICES = ("overdue", "week")
+# What the desk types of the report itself (the resident's mahalla is its place), and the
+# fields a refused report may name.
+DESK_TEXT = ("category", "location_text", "description")
+DESK_FIELDS = (*DESK_TEXT, "photos")
+ASSIST = "/staff/reports/assist"
 
 
 def staff_message(error: services.ReportError) -> str:
@@ -59,6 +76,87 @@ def staff_message(error: services.ReportError) -> str:
                                           count=services.MAX_PHOTOS),
     }
     return messages.get(error.code, locale.gettext("This could not be done."))
+
+
+def assist_message(error: assisted.AssistError) -> str:
+    return desk.message(error, assisted.PAPER_FORM_MAX)
+
+
+def desk_message(error: services.ReportError) -> str:
+    """A refused report in the desk's words: about the resident, not to them."""
+    messages = {
+        "no_location": locale.gettext(
+            "Describe the spot: the street and something near it that everyone knows."),
+        "too_many_reports": locale.gettext(
+            "This resident has sent many reports today. Please try again tomorrow."),
+        "not_verified": locale.gettext(
+            "This resident's phone number is not verified. Report with a paper form instead."),
+    }
+    return messages.get(error.code) or error_message(error)
+
+
+# Each refusal at the desk adds its message to `errors` and gives the page's status (and
+# headers, for a limit).
+Status = tuple[int, dict[str, str] | None]
+
+
+def _refused(error: services.ReportError, errors: FormErrors, field: str) -> Status:
+    """Beside the report's field at fault, else `field`."""
+    errors.add(error.field if error.field in DESK_FIELDS else field, desk_message(error))
+    if error.code == "too_many_reports":
+        return 429, {"Retry-After": str(error.retry_after)}
+    return 400, None
+
+
+def _not_here(error: assisted.AssistError, errors: FormErrors, field: str) -> Status:
+    errors.add(field, assist_message(error))
+    return 403 if error.code == "other_mahalla" else 400, None
+
+
+def _code_refused(error: SignInError, errors: FormErrors, field: str) -> Status:
+    errors.add(field, sign_in_message(error))
+    if error.code in ("rate_limited", "resend_too_soon"):
+        return 429, {"Retry-After": str(error.retry_after)}
+    return 400, None
+
+
+async def _register(work: Awaitable[int], errors: FormErrors, field: str) -> tuple[int, Status]:
+    """Await the service that registers the report: its id, or 0 with the refusal in
+    `errors` (a report's refusal beside `field` when it names none of the report's)."""
+    try:
+        return await work, (200, None)
+    except assisted.AssistError as error:
+        return 0, _not_here(error, errors, error.field)
+    except SignInError as error:
+        return 0, _code_refused(error, errors, "code")
+    except services.ReportError as error:
+        return 0, _refused(error, errors, field)
+
+
+def _desk_values(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    values: dict[str, Any] = {key: _text(data, key) for key in (*keys, *DESK_TEXT)}
+    values["hide_name"] = bool(data.get("hide_name"))
+    return values
+
+
+async def _desk_draft(values: dict[str, Any], photos: list[storage.StoredPhoto],
+                      errors: FormErrors) -> services.Draft:
+    """The report typed at the desk, with every problem of its fields added to `errors`."""
+    draft = services.Draft(
+        category=values["category"], description=values["description"],
+        location_text=values["location_text"], hide_name=values["hide_name"], photos=photos)
+    found = [*await services.draft_problems(draft), *assisted.problems(draft)]
+    # In the order of the form, so the summary reads down it.
+    for problem in sorted(found, key=lambda problem: DESK_FIELDS.index(problem.field)):
+        errors.add(problem.field, desk_message(problem))
+    return draft
+
+
+def _desk(staff: StaffMember) -> list[int]:
+    mahallas = desk.desk_mahallas(staff)
+    if not mahallas:
+        raise PermissionDenied(Action.ASSIST_RESIDENT, NATIONAL)
+    return mahallas
 
 
 def _text(data: dict[str, Any], key: str) -> str:
@@ -284,3 +382,157 @@ class ReportsStaffController(Controller):
         if errors:
             return await self._departments(request, official, district_id, errors, {}, 400)
         return await self._departments(request, official, district_id, errors, {}, saved=True)
+
+    # -- reporting for a resident at the mahalla office -----------------------------------
+
+    async def _report_form(self, request: Request, template: str, errors: FormErrors,
+                           values: dict[str, Any], photos: list[storage.StoredPhoto],
+                           status_code: int, headers: dict[str, str] | None,
+                           **context: Any) -> Template:
+        return await page(
+            request, template, status_code=status_code, headers=headers, errors=errors,
+            values=values, photos=photos, categories=await services.categories(),
+            max_photos=services.MAX_PHOTOS, max_upload_mb=get_settings().max_upload_mb,
+            paper_form_max=assisted.PAPER_FORM_MAX, **context)
+
+    async def _assist_page(self, request: Request, staff: StaffMember, errors: FormErrors,
+                           values: dict[str, Any], photos: list[storage.StoredPhoto] | None = None,
+                           status_code: int = 200, headers: dict[str, str] | None = None
+                           ) -> Template:
+        names = [locale.localised_name(row) for mahalla_id in _desk(staff)
+                 if (row := await geo.mahalla(mahalla_id))]
+        return await self._report_form(request, "reports/staff/assist.html", errors, values,
+                                       photos or [], status_code, headers, desk=names)
+
+    async def _code_page(self, request: Request, resident: dict[str, Any],
+                         values: dict[str, Any], photos: list[storage.StoredPhoto],
+                         errors: FormErrors, status_code: int = 200,
+                         headers: dict[str, str] | None = None) -> Template:
+        mahalla = await geo.mahalla(resident["mahalla"])
+        return await self._report_form(
+            request, "reports/staff/assist_code.html", errors, values, photos, status_code,
+            headers, phone=resident["phone"], masked_phone=mask_phone(resident["phone"]),
+            resident_name=resident["display_name"],
+            mahalla_name=locale.localised_name(mahalla) if mahalla else "")
+
+    @get("/reports/assist", name="reports:assist")
+    async def assist(self, request: Request) -> Response[Any]:
+        staff = sessions.staff_member(request)
+        if staff is None:
+            return Redirect(SIGN_IN)
+        return await self._assist_page(request, staff, FormErrors(), {})
+
+    @post("/reports/assist/code", name="reports:assist_code")
+    async def assist_code(self, request: Request, data: MultipartForm) -> Response[Any]:
+        """Text the resident a code. "Send a new code" on the code page comes here too, with
+        the report typed so far, which is kept."""
+        staff = sessions.staff_member(request)
+        if staff is None:
+            return Redirect(SIGN_IN)
+        _desk(staff)
+        values = _desk_values(data, "phone")
+        errors = FormErrors()
+        photos = await uploaded_photos(data, errors)
+        resident: dict[str, Any] | None = None
+        refusal = FormErrors()
+        status, headers = 400, None
+        try:
+            found = await assisted.resident_by_phone(values["phone"], "phone")
+            await assisted.check_desk(staff, found, "phone")
+            resident = found
+            await assisted.send_code(staff, resident, request.app.state.sms_gateway)
+        except InvalidPhone:
+            refusal.add("phone", locale.gettext(
+                "Enter an Uzbek mobile number, like 90 123 45 67."))
+        except assisted.AssistError as error:
+            status, headers = _not_here(error, refusal, "phone")
+        except services.ReportError as error:
+            status, headers = _refused(error, refusal, "phone")
+        except SignInError as error:
+            status, headers = _code_refused(error, refusal, "phone")
+        except SmsError:
+            refusal.add("phone", locale.gettext(
+                "We could not send the SMS just now. Please try again in a minute."))
+        if resident is None or (refusal and not data.get("resend")):
+            return await self._assist_page(request, staff, refusal, {"phone": values["phone"]},
+                                           status_code=status, headers=headers)
+        # A new code asked for on the code page: its refusal is shown there, by the code.
+        for _, message in refusal.items():
+            errors.add("code", message)
+        return await self._code_page(request, resident, values, photos, errors,
+                                     status if errors else 200, headers)
+
+    @post("/reports/assist/confirm", name="reports:assist_confirm")
+    async def assist_confirm(self, request: Request, data: MultipartForm) -> Response[Any]:
+        staff = sessions.staff_member(request)
+        if staff is None:
+            return Redirect(SIGN_IN)
+        _desk(staff)
+        values = _desk_values(data, "phone", "code")
+        try:
+            resident = await assisted.resident_by_phone(values["phone"], "code")
+            await assisted.check_desk(staff, resident, "code")
+        except (InvalidPhone, assisted.AssistError):
+            # Only a page that was tampered with names such a resident: start again.
+            return Redirect(ASSIST)
+        errors = FormErrors()
+        photos = await uploaded_photos(data, errors)
+        draft = await _desk_draft(values, photos, errors)
+        status, headers = 400, None
+        if not errors:
+            report_id, (status, headers) = await _register(assisted.report_by_code(
+                staff, resident["phone"], values["code"], draft), errors, "code")
+        if errors:
+            return await self._code_page(request, resident, values, photos, errors, status,
+                                         headers)
+        return Redirect(f"/staff/reports/{report_id}/receipt")
+
+    @post("/reports/assist/paper", name="reports:assist_paper")
+    async def assist_paper(self, request: Request, data: MultipartForm) -> Response[Any]:
+        staff = sessions.staff_member(request)
+        if staff is None:
+            return Redirect(SIGN_IN)
+        _desk(staff)
+        values = _desk_values(data, "paper_phone", "paper_form", "residence_checked")
+        errors = FormErrors()
+        status, headers = 400, None
+        try:
+            await assisted.check_paper(staff, values["paper_phone"], values["paper_form"],
+                                       bool(values["residence_checked"]))
+        except InvalidPhone:
+            errors.add("paper_phone", locale.gettext(
+                "Enter an Uzbek mobile number, like 90 123 45 67, or the resident's Ovoz "
+                "number."))
+        except assisted.AssistError as error:
+            status, headers = _not_here(error, errors, error.field)
+        photos = await uploaded_photos(data, errors)
+        draft = await _desk_draft(values, photos, errors)
+        if not errors:
+            report_id, (status, headers) = await _register(assisted.report_by_paper(
+                sessions.identity_of(request), staff, values["paper_phone"],
+                values["paper_form"], bool(values["residence_checked"]), draft),
+                errors, "paper_phone")
+        if errors:
+            return await self._assist_page(request, staff, errors, values, photos, status,
+                                           headers)
+        return Redirect(f"/staff/reports/{report_id}/receipt")
+
+    @get("/reports/{report_id:int}/receipt", name="reports:assist_receipt")
+    async def receipt(self, request: Request, report_id: FromPath[int]) -> Response[Any]:
+        staff = sessions.staff_member(request)
+        if staff is None:
+            return Redirect(SIGN_IN)
+        row = await assisted.receipt(report_id)
+        if row is None:
+            raise NotFoundException()
+        # The staff member who made it, or any desk of the resident's mahalla, prints it again.
+        if row["assisted_by"] != staff.id:
+            require(staff, Action.ASSIST_RESIDENT,
+                    Place(row["region"], row["district"], row["mahalla"]))
+        district = await geo.district(row["district"])
+        mahalla = await geo.mahalla(row["mahalla"]) if row["mahalla"] else None
+        response = await page(
+            request, "reports/staff/receipt.html", receipt=row, district=district,
+            mahalla=mahalla, can_assist=bool(desk.desk_mahallas(staff)))
+        response.headers["Cache-Control"] = "no-store"
+        return response

@@ -65,8 +65,11 @@ class Report(Table, tablename="reports_report"):
     author = ForeignKey(references=Resident, on_delete=OnDelete.restrict, null=False,
                         index=True)
     hide_name = Boolean(default=False)
-    # web, api, open311:<client id>
+    # web, api, open311:<client id>, or assisted (made at the mahalla desk by a staff member)
     source = Varchar(length=40, default="web")
+    assisted_by = ForeignKey(references=StaffAccount, on_delete=OnDelete.set_null, null=True)
+    # How the resident agreed to an assisted report: "sms", or "paper:<form number>".
+    consent = Varchar(length=60, default="")
     status = Varchar(length=20, default="new", index=True)
     department = ForeignKey(references=Department, on_delete=OnDelete.restrict, null=True,
                             index=True)
