@@ -35,7 +35,7 @@ from ovoz.accounts.permissions import PermissionDenied
 from ovoz.accounts.sessions import IdentityMiddleware
 from ovoz.accounts.sms import gateway_for
 from ovoz.accounts.staff_controllers import StaffAreaController, StaffSignInController
-from ovoz.desk.controllers import DeskController
+from ovoz.desk.controllers import DeskActivityController, DeskController
 from ovoz.geo.api import GeoApi
 from ovoz.geo.controllers import PlacesController
 from ovoz.jobs import JOBS
@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MonitorController,
             InboxController,
             DeskController,
+            DeskActivityController,
             OpenDataController,
             GeoApi,
             LedgerApi,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ovoz.accountability import services as accountability
+from ovoz.desk import activity as desk_activity
 from ovoz.notify.schedule import DIGEST, HOUSEKEEPING, DailyJob
 from ovoz.petitions import services as petitions
 from ovoz.planning import services as planning
@@ -23,5 +24,8 @@ PLANNING_PHASES = DailyJob("planning.phases", 0, lambda moment, at: planning.adv
 DEADLINE_REMINDERS = DailyJob("deadlines.remind", 9,
                               lambda moment, at: accountability.remind_due(at))
 
+# Before the offices open: yesterday's unusually busy mahalla desks, to the moderators.
+DESK_FLAGS = DailyJob("desk.flags", 8, lambda moment, at: desk_activity.tell_moderators(at))
+
 JOBS: tuple[DailyJob, ...] = (HOUSEKEEPING, DIGEST, FIX_CHECK, PETITION_DEADLINES,
-                              PLANNING_PHASES, DEADLINE_REMINDERS)
+                              PLANNING_PHASES, DEADLINE_REMINDERS, DESK_FLAGS)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+from piccolo.query.functions.aggregate import Count
 
 from ovoz.accounts import credentials
 from ovoz.accounts.permissions import Action, Grant, Place, Role, require, validate_grant
@@ -654,6 +655,14 @@ async def register_resident(actor: Identity, mahalla_id: int, display_name: str,
         # Counted per mahalla, as confirmations are; which resident stays out of the ledger.
         await ledger.record("accounts.resident_registered", f"mahalla:{mahalla_id}", {})
     return resident_id
+
+
+async def registrations_by_staff(since: datetime, until: datetime) -> dict[int, int]:
+    """Residents registered at a mahalla desk in [since, until), by the staff member."""
+    rows = await Resident.select(Resident.registered_by, Count(Resident.id).as_alias("n")).where(
+        Resident.registered_by.is_not_null() & (Resident.created_at >= since)
+        & (Resident.created_at < until)).group_by(Resident.registered_by)
+    return {row["registered_by"]: int(row["n"]) for row in rows}
 
 
 def _optional_phone(text: str, field: str) -> str | None:

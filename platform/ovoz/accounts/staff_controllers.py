@@ -185,6 +185,7 @@ class StaffAreaController(Controller):
                           can_manage_roles=allowed(identity, Action.MANAGE_ROLES, NATIONAL),
                           can_answer=bool(scopes(identity, Action.ANSWER)),
                           can_monitor=bool(scopes(identity, Action.MONITOR)),
+                          can_moderate=bool(scopes(identity, Action.MODERATE)),
                           can_keep_desk=any(grant.mahalla_id for grant in scopes(
                               identity, Action.ASSIST_RESIDENT)),
                           can_petitions=bool(scopes(identity, Action.MODERATE)

@@ -1,7 +1,8 @@
 """The mahalla desk, for mahalla staff on the office laptop: what is open in the mahalla, the
 residents waiting for their residence to be confirmed, registering a resident without a
 smartphone, and each resident's card with their Ovoz number. Signing, voting and reporting for
-a resident are the features' own desk pages, linked from here."""
+a resident are the features' own desk pages, linked from here. And, for moderators, every
+desk's activity, with the unusual desks first."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ from litestar.response import Redirect, Template
 
 from ovoz.accounts import sessions
 from ovoz.accounts import staff as staff_accounts
-from ovoz.accounts.permissions import NATIONAL, Action, PermissionDenied, StaffMember, allowed
+from ovoz.accounts.desk import desk_mahallas
+from ovoz.accounts.permissions import (
+    NATIONAL,
+    Action,
+    PermissionDenied,
+    StaffMember,
+    allowed,
+    scopes,
+)
 from ovoz.accounts.sms import mask_phone
-from ovoz.desk import services
+from ovoz.desk import activity, services
 from ovoz.geo import services as geo
 from ovoz.i18n import locale
 from ovoz.petitions import assisted as petition_desk
@@ -27,6 +36,7 @@ from ovoz.web.templating import page
 
 Form = URLEncodedBody[dict[str, Any]]
 Notice = Annotated[str | None, QueryParameter(name="done", max_length=20)]
+Days = Annotated[int, QueryParameter(name="days", ge=1, le=366)]
 PATH = "/staff/desk"
 SIGN_IN = "/staff/signin"
 NOTICES = {
@@ -34,6 +44,12 @@ NOTICES = {
                              "propose."),
 }
 REGISTER_FIELDS = ("display_name", "phone", "household_contact", "language")
+ACTIVITY_LABELS = {
+    activity.SIGNATURES: locale.lazy("Signatures"),
+    activity.BALLOTS: locale.lazy("Ballots"),
+    activity.REPORTS: locale.lazy("Problem reports"),
+    activity.REGISTRATIONS: locale.lazy("Residents registered"),
+}
 
 
 def register_message(error: staff_accounts.StaffError) -> str:
@@ -53,13 +69,13 @@ def _desk_staff(request: Request) -> StaffMember | None:
     staff = sessions.staff_member(request)
     if staff is None:
         return None
-    if not services.desk_mahallas(staff):
+    if not desk_mahallas(staff):
         raise PermissionDenied(Action.ASSIST_RESIDENT, NATIONAL)
     return staff
 
 
 def _chosen_mahalla(staff: StaffMember, text: str | None) -> int:
-    mahallas = services.desk_mahallas(staff)
+    mahallas = desk_mahallas(staff)
     chosen = chosen_id(text)
     return chosen if chosen in mahallas else mahallas[0]
 
@@ -97,7 +113,7 @@ class DeskController(Controller):
             raise NotFoundException()
         district = await geo.district(mahalla["district"])
         mahallas = [row for row in [await geo.mahalla(i)
-                                    for i in services.desk_mahallas(staff)] if row]
+                                    for i in desk_mahallas(staff)] if row]
         open_reports = await reports.search(
             reports.Filters(mahalla_id=mahalla_id, status="open"), 1, services.SHOWN)
         waiting = [{**row, "masked_phone": _masked(row["phone"])}
@@ -171,3 +187,31 @@ class DeskController(Controller):
             return await self._desk(request, staff, row["mahalla"], errors=errors,
                                     status_code=409)
         return Redirect(f"{PATH}?mahalla={row['mahalla']}&done=confirmed")
+
+
+class DeskActivityController(Controller):
+    """For moderators: every desk's actions for residents in a window, unusual ones first."""
+
+    path = "/staff/desk-activity"
+    include_in_schema = False
+
+    @get("/", name="desk:activity", cache=False)
+    async def index(self, request: Request, days: Days = 1) -> Response[Any]:
+        staff = sessions.staff_member(request)
+        if staff is None:
+            return Redirect(SIGN_IN)
+        if not scopes(staff, Action.MODERATE):
+            raise PermissionDenied(Action.MODERATE, NATIONAL)
+        days = days if days in activity.WINDOWS else 1
+        desks = [desk for desk in await activity.activity(days)
+                 if activity.visible_to(staff, desk)]
+        mahalla_names = {}
+        for mahalla_id in {m for desk in desks for m in desk.mahallas}:
+            mahalla = await geo.mahalla(mahalla_id)
+            if mahalla is not None:
+                mahalla_names[mahalla_id] = locale.localised_name(mahalla)
+        return await page(
+            request, "desk/activity.html", desks=desks, days=days, windows=activity.WINDOWS,
+            kinds=ACTIVITY_LABELS, mahalla_names=mahalla_names,
+            ceiling=activity.DAILY_CEILING, ratio=activity.PEER_RATIO,
+            floor=activity.FLAG_FLOOR_PER_DAY)

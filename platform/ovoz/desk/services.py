@@ -5,19 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ovoz.accounts.permissions import Action, Actor, Place, scopes
+from ovoz.accounts.permissions import Place
 from ovoz.accounts.tables import Resident
 from ovoz.geo import services as geo
 from ovoz.planning import services as planning
 
 # A desk page lists this many of each; its links lead to the full lists.
 SHOWN = 20
-
-
-def desk_mahallas(staff: Actor) -> list[int]:
-    """The mahallas whose desk this person keeps, in the order of their grants."""
-    return list(dict.fromkeys(grant.mahalla_id for grant in scopes(staff, Action.ASSIST_RESIDENT)
-                              if grant.mahalla_id is not None))
 
 
 async def mahalla_place(mahalla_id: int) -> Place | None:

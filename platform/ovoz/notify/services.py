@@ -70,6 +70,9 @@ TEMPLATES: dict[str, str] = {
         "Still unanswered, overdue since %(date)s: %(title)s. %(link)s"),
     "obligation.extended": locale.lazy(
         "The answer to “%(title)s” is now due on %(date)s. Reason: %(reason)s %(link)s"),
+    "desk.flagged": locale.lazy(
+        "Unusually many actions for residents at a mahalla desk: %(name)s, %(count)s in a day. "
+        "%(link)s"),
     "digest": locale.lazy("Ovoz: %(count)s new notifications.\n%(items)s"),
 }
 

@@ -946,3 +946,11 @@ def answerable_here(staff: StaffMember, row: dict[str, Any]) -> bool:
 
 def moderates_somewhere(staff: StaffMember) -> bool:
     return bool(scopes(staff, Action.MODERATE))
+
+
+async def assisted_counts(since: datetime, until: datetime) -> dict[int, int]:
+    """Signatures recorded at a mahalla desk in [since, until), by the staff member."""
+    rows = await Signature.select(Signature.assisted_by, Count(Signature.id).as_alias("n")).where(
+        (Signature.channel == "assisted") & Signature.assisted_by.is_not_null()
+        & (Signature.at >= since) & (Signature.at < until)).group_by(Signature.assisted_by)
+    return {row["assisted_by"]: int(row["n"]) for row in rows}

@@ -1280,3 +1280,13 @@ async def import_pb(pb: pabulib.PbFile, district_id: int | None = None) -> int:
             "ballots": len(pb.votes)})
     await advance()
     return cycle_id
+
+
+async def assisted_counts(since: datetime, until: datetime) -> dict[int, int]:
+    """Ballots cast or changed at a mahalla desk in [since, until), by the staff member who
+    recorded the ballot as it stands."""
+    rows = await Ballot.select(Ballot.assisted_by, Count(Ballot.id).as_alias("n")).where(
+        (Ballot.channel == "assisted") & Ballot.assisted_by.is_not_null()
+        & (Ballot.changed_at >= since) & (Ballot.changed_at < until)).group_by(
+        Ballot.assisted_by)
+    return {row["assisted_by"]: int(row["n"]) for row in rows}
