@@ -40,6 +40,7 @@ from ovoz.geo.api import GeoApi
 from ovoz.geo.controllers import PlacesController
 from ovoz.jobs import JOBS
 from ovoz.ledger.api import LedgerApi
+from ovoz.moderation.controllers import ModerationController, ModerationStaffController
 from ovoz.notify.controllers import NotificationsController
 from ovoz.notify.worker import Worker
 from ovoz.opendata.controllers import OpenDataController
@@ -133,6 +134,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             InboxController,
             DeskController,
             DeskActivityController,
+            ModerationController,
+            ModerationStaffController,
             OpenDataController,
             GeoApi,
             LedgerApi,

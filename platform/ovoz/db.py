@@ -28,6 +28,7 @@ APPS: tuple[str, ...] = (
     "ovoz.petitions.piccolo_app",
     "ovoz.planning.piccolo_app",
     "ovoz.accountability.piccolo_app",
+    "ovoz.moderation.piccolo_app",
 )
 
 

@@ -70,6 +70,11 @@ TEMPLATES: dict[str, str] = {
         "Still unanswered, overdue since %(date)s: %(title)s. %(link)s"),
     "obligation.extended": locale.lazy(
         "The answer to “%(title)s” is now due on %(date)s. Reason: %(reason)s %(link)s"),
+    "moderation.decided": locale.lazy(
+        "The moderators changed your “%(title)s”. The reason: %(reason)s You may appeal once: "
+        "%(link)s"),
+    "moderation.appeal_decided": locale.lazy(
+        "Your appeal about “%(title)s”: %(outcome)s. %(link)s"),
     "desk.flagged": locale.lazy(
         "Unusually many actions for residents at a mahalla desk: %(name)s, %(count)s in a day. "
         "%(link)s"),

@@ -22,6 +22,7 @@ from ovoz.accounts import sessions
 from ovoz.geo import services as geo
 from ovoz.geo.tables import District, Mahalla, Region
 from ovoz.i18n import locale
+from ovoz.moderation import services as moderation
 from ovoz.petitions import services
 from ovoz.petitions.services import PetitionError
 from ovoz.settings import PETITION_LEVELS, get_settings
@@ -361,7 +362,8 @@ class PetitionsController(Controller):
             original=original, link=services.link(petition_id),
             public=services.PUBLIC_STATUSES, signable=services.SIGNABLE,
             just_signed=request.query_params.get("signed") == "1",
-            just_withdrawn=request.query_params.get("withdrawn") == "1")
+            just_withdrawn=request.query_params.get("withdrawn") == "1",
+            **await moderation.page_context("petition", petition_id))
         if new_device:
             _keep_device(response, device)
         return response

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.query.functions.aggregate import Count, Sum
@@ -954,3 +954,29 @@ async def assisted_counts(since: datetime, until: datetime) -> dict[int, int]:
         (Signature.channel == "assisted") & Signature.assisted_by.is_not_null()
         & (Signature.at >= since) & (Signature.at < until)).group_by(Signature.assisted_by)
     return {row["assisted_by"]: int(row["n"]) for row in rows}
+
+
+# -- moderation -------------------------------------------------------------------------------
+
+MODERATED_FIELDS: Final = {"title": locale.lazy("Title"), "text": locale.lazy("Text")}
+
+
+async def moderated(petition_id: int) -> dict[str, Any] | None:
+    """What moderation needs of a public petition: its author, area and texts."""
+    row = await petition(petition_id)
+    if row is None or row["status"] not in PUBLIC_STATUSES:
+        return None
+    return {"author": row["author"], "place": petition_area(row).place, "title": row["title"],
+            "fields": {name: row[name] for name in MODERATED_FIELDS}}
+
+
+async def set_moderated_text(petition_id: int, field: str, text: str) -> None:
+    """A moderator's change to a petition's text, inside the moderation's transaction; the
+    search follows what the public now reads."""
+    assert field in MODERATED_FIELDS
+    row = await petition(petition_id)
+    assert row is not None
+    texts = {name: row[name] for name in MODERATED_FIELDS} | {field: text}
+    await Petition.update({getattr(Petition, field): text, Petition.updated_at: now(),
+                           Petition.search_text: search_text(texts["title"], texts["text"])}
+                          ).where(Petition.id == petition_id)

@@ -26,6 +26,7 @@ from ovoz.accounts.services import resident as resident_row
 from ovoz.geo import services as geo
 from ovoz.geo.tables import Mahalla
 from ovoz.i18n import locale
+from ovoz.moderation import services as moderation
 from ovoz.notify import services as notify
 from ovoz.pagination import MAX_PER_PAGE
 from ovoz.planning import services
@@ -601,7 +602,8 @@ class PlanningController(Controller):
             review_overdue=proposal["overdue"] and not selected,
             delivery_labels=services.DELIVERY_STATUSES,
             sent=request.query_params.get("sent") == "1",
-            withdrawn=request.query_params.get("withdrawn") == "1")
+            withdrawn=request.query_params.get("withdrawn") == "1",
+            **await moderation.page_context("proposal", proposal_id))
 
     @get("/proposals/{proposal_id:int}", name="planning:proposal")
     async def proposal(self, request: Request, proposal_id: FromPath[int]) -> Template:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.query.functions.aggregate import Count
@@ -1290,3 +1290,54 @@ async def assisted_counts(since: datetime, until: datetime) -> dict[int, int]:
         & (Ballot.changed_at >= since) & (Ballot.changed_at < until)).group_by(
         Ballot.assisted_by)
     return {row["assisted_by"]: int(row["n"]) for row in rows}
+
+
+# -- moderation -------------------------------------------------------------------------------
+
+MODERATED_FIELDS: Final = {"title": locale.lazy("Title"),
+                           "description": locale.lazy("Description")}
+COMMENT_FIELDS: Final = {"text": locale.lazy("Text")}
+
+
+async def moderated(proposal_id: int) -> dict[str, Any] | None:
+    """What moderation needs of a public proposal: its author, place and texts."""
+    row = await proposal(proposal_id)
+    if row is None or row["status"] not in PUBLIC_PROPOSAL_STATUSES:
+        return None
+    district = await geo.district(row["cycle.district"])
+    assert district is not None
+    return {"author": row["author"], "title": row["title"],
+            "place": Place(district["region"], district["id"], row["mahalla"]),
+            "fields": {name: row[name] for name in MODERATED_FIELDS}}
+
+
+async def set_moderated_text(proposal_id: int, field: str, text: str) -> None:
+    """A moderator's change to a proposal's text, inside the moderation's transaction; the
+    search for similar proposals follows what the public now reads."""
+    assert field in MODERATED_FIELDS
+    row = await _proposal(proposal_id)
+    texts = {name: row[name] for name in MODERATED_FIELDS} | {field: text}
+    await Proposal.update({getattr(Proposal, field): text,
+                           Proposal.search_text: search_text(texts["title"],
+                                                             texts["description"])}
+                          ).where(Proposal.id == proposal_id)
+
+
+async def moderated_comment(comment_id: int) -> dict[str, Any] | None:
+    """What moderation needs of a comment on a project being built."""
+    row = await DeliveryComment.select(
+        DeliveryComment.author, DeliveryComment.text, DeliveryComment.proposal,
+    ).where(DeliveryComment.id == comment_id).first()
+    if row is None:
+        return None
+    project = await moderated(row["proposal"])
+    if project is None:
+        return None
+    return {"author": row["author"], "place": project["place"], "title": project["title"],
+            "proposal": row["proposal"], "fields": {"text": row["text"]}}
+
+
+async def set_moderated_comment(comment_id: int, field: str, text: str) -> None:
+    assert field in COMMENT_FIELDS
+    await DeliveryComment.update({DeliveryComment.text: text}).where(
+        DeliveryComment.id == comment_id)

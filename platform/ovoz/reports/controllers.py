@@ -20,6 +20,7 @@ from ovoz.accounts import sessions
 from ovoz.accounts.permissions import Action, allowed
 from ovoz.geo import services as geo
 from ovoz.i18n import locale
+from ovoz.moderation import services as moderation
 from ovoz.notify import services as notify
 from ovoz.reports import services, storage
 from ovoz.reports.photos import PhotoError, process_photo
@@ -365,6 +366,7 @@ class ReportsController(Controller):
             can_answer=can_answer, sent=request.query_params.get("sent") == "1",
             area_sizes=AREA_SIZES,
             following_area=request.query_params.get("following_area") == "1",
+            **await moderation.page_context("report", report_id),
         )
 
     async def _resident_action(self, request: Request, report_id: int, work: Any

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.query.functions.aggregate import Count
@@ -509,8 +509,9 @@ async def report(report_id: int) -> dict[str, Any] | None:
     ).where(Report.id == report_id).first()
     if row is None:
         return None
-    row["photos"] = await Photo.select(Photo.name, Photo.width, Photo.height, Photo.update
-                                       ).where(Photo.report == report_id).order_by(
+    row["photos"] = await Photo.select(
+        Photo.id, Photo.name, Photo.width, Photo.height, Photo.update,
+    ).where((Photo.report == report_id) & Photo.hidden_at.is_null()).order_by(
         Photo.position).order_by(Photo.id)
     return row
 
@@ -527,7 +528,8 @@ async def history(report_id: int) -> list[dict[str, Any]]:
         ReportUpdate.staff.display_name.as_alias("staff_name"),
     ).where(ReportUpdate.report == report_id).order_by(ReportUpdate.at).order_by(ReportUpdate.id)
     photos = await Photo.select(Photo.name, Photo.update).where(
-        (Photo.report == report_id) & Photo.update.is_not_null()).order_by(Photo.position)
+        (Photo.report == report_id) & Photo.update.is_not_null()
+        & Photo.hidden_at.is_null()).order_by(Photo.position)
     for row in rows:
         row["photos"] = [p["name"] for p in photos if p["update"] == row["id"]]
     return rows
@@ -934,3 +936,42 @@ async def mahalla_choices(district_ids: Sequence[int]) -> list[dict[str, Any]]:
         getattr(Mahalla, column) for column in locale.NAME_COLUMNS.values()
     ]).where(Mahalla.district.is_in(list(district_ids) or [-1])).order_by(
         Mahalla.district).order_by(Mahalla.name_uz)
+
+
+# -- moderation -------------------------------------------------------------------------------
+
+# A report's texts a moderator may redact or hide, with the words residents see.
+MODERATED_FIELDS: Final = {"description": locale.lazy("What the resident wrote"),
+                           "location_text": locale.lazy("The spot in words")}
+
+
+async def moderated(report_id: int) -> dict[str, Any] | None:
+    """What moderation needs of a report: its author, place, texts and photos (all of them,
+    hidden ones too, for staff)."""
+    row = await Report.select(Report.id, Report.author, Report.district, Report.mahalla,
+                              Report.department, Report.category, Report.description,
+                              Report.location_text).where(Report.id == report_id).first()
+    if row is None:
+        return None
+    names = await category_names()
+    return {"author": row["author"], "place": await place_of(row),
+            "title_names": names[row["category"]],
+            "fields": {name: row[name] for name in MODERATED_FIELDS},
+            "photos": await Photo.select(Photo.id, Photo.name, Photo.hidden_at).where(
+                Photo.report == report_id).order_by(Photo.position).order_by(Photo.id)}
+
+
+async def set_moderated_text(report_id: int, field: str, text: str) -> None:
+    """A moderator's change to a report's text, inside the moderation's transaction."""
+    assert field in MODERATED_FIELDS
+    await Report.update({getattr(Report, field): text, Report.updated_at: now()}).where(
+        Report.id == report_id)
+
+
+async def set_photo_hidden(report_id: int, photo_id: int, hidden: bool) -> bool:
+    """Hide a report's photo from the public (or show it again); False when there is none."""
+    # Raw: the photo's `update` column hides the table's update() method.
+    changed = await Photo.raw(
+        "UPDATE reports_photo SET hidden_at = {} WHERE id = {} AND report = {} RETURNING id",
+        now() if hidden else None, photo_id, report_id)
+    return bool(changed)

@@ -114,6 +114,8 @@ class Photo(Table, tablename="reports_photo"):
     width = Integer()
     height = Integer()
     position = Integer(default=0)
+    # Hidden by a moderator (a face, a number plate): kept on disk for staff, never shown.
+    hidden_at = Timestamptz(null=True, default=None)
 
 
 class Support(Table, tablename="reports_support"):
