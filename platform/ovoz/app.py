@@ -62,7 +62,7 @@ from ovoz.web import errors, templating
 from ovoz.web.controllers import HomeController
 from ovoz.web.language import LanguageMiddleware
 from ovoz.web.logs import quiet_access_log
-from ovoz.web.security import SecurityHeadersMiddleware
+from ovoz.web.security import SecurityHeadersMiddleware, refuse_honeypot
 
 YEAR = 365 * 24 * 3600
 
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await close()
 
     return Litestar(
+        guards=[refuse_honeypot],
         route_handlers=[
             HomeController,
             PlacesController,

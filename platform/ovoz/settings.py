@@ -80,6 +80,8 @@ class Settings:
     session_idle_minutes: int
     session_absolute_hours: int
     api_token_days: int
+    new_accounts_per_address_per_day: int
+    new_accounts_per_range_per_day: int
     telegram_bot_token: str
     telegram_api_url: str
     telegram_bot_username: str
@@ -337,6 +339,10 @@ _OPTIONS: tuple[tuple[str, str, str, Callable[[Any], Any], Any], ...] = (
     ("session_absolute_hours", "accounts.session_absolute_hours", "OVOZ_SESSION_ABSOLUTE_HOURS",
      _integer(1, 24 * 365), 24 * 30),
     ("api_token_days", "accounts.api_token_days", "OVOZ_API_TOKEN_DAYS", _integer(1, 365), 90),
+    ("new_accounts_per_address_per_day", "accounts.new_accounts_per_address_per_day",
+     "OVOZ_NEW_ACCOUNTS_PER_ADDRESS_PER_DAY", _integer(1, 100_000), 50),
+    ("new_accounts_per_range_per_day", "accounts.new_accounts_per_range_per_day",
+     "OVOZ_NEW_ACCOUNTS_PER_RANGE_PER_DAY", _integer(1, 100), 10),
     ("telegram_bot_token", "telegram.bot_token", "OVOZ_TELEGRAM_BOT_TOKEN", _optional_text, ""),
     ("telegram_api_url", "telegram.api_url", "OVOZ_TELEGRAM_API_URL", _url,
      "https://api.telegram.org"),

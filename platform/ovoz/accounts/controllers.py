@@ -20,6 +20,8 @@ from ovoz.web.forms import FormErrors, local_path
 from ovoz.web.templating import page
 
 Form = URLEncodedBody[dict[str, str]]
+# Refusals that pass with time: answered 429 Too Many Requests.
+LIMITS = ("rate_limited", "resend_too_soon", "too_many_accounts")
 
 
 def sign_in_message(error: services.SignInError) -> str:
@@ -35,6 +37,13 @@ def sign_in_message(error: services.SignInError) -> str:
     if error.code == "wrong_code":
         return locale.ngettext("The code is not right. %(num)s try left.",
                                "The code is not right. %(num)s tries left.", error.remaining)
+    if error.code == "blocked":
+        return locale.gettext("This account is blocked by the moderators. The message we sent "
+                              "says why; your mahalla office can ask them to look again.")
+    if error.code == "too_many_accounts":
+        return locale.gettext("Too many new accounts were opened from this network or these "
+                              "numbers today. Please try again tomorrow, or ask at your "
+                              "mahalla office.")
     if error.code == "too_many_tries":
         return locale.gettext("Too many wrong codes. Ask for a new code.")
     return locale.gettext("This code has expired or was replaced by a newer one. Ask for a "
@@ -72,7 +81,7 @@ class SignInController(Controller):
                 "Enter an Uzbek mobile number, like 90 123 45 67."))
         except services.SignInError as error:
             errors.add("phone", sign_in_message(error))
-            status = 429 if error.code in ("rate_limited", "resend_too_soon") else 400
+            status = 429 if error.code in LIMITS else 400
             return await page(request, "accounts/signin.html", status_code=status,
                               errors=errors, values=values, next_path=next_path,
                               headers=_limited(error))
@@ -97,7 +106,7 @@ class SignInController(Controller):
             return Redirect("/signin")
         except services.SignInError as error:
             errors.add("code", sign_in_message(error))
-            status = 429 if error.code == "rate_limited" else 400
+            status = 429 if error.code in LIMITS else 400
             return await page(request, "accounts/code.html", status_code=status, errors=errors,
                               phone=parse_phone(phone), masked_phone=mask_phone(parse_phone(phone)),
                               next_path=next_path, headers=_limited(error))

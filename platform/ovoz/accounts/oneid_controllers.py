@@ -11,6 +11,7 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect
 
 from ovoz.accounts import oneid, services, sessions
+from ovoz.accounts.controllers import sign_in_message
 from ovoz.i18n import locale
 from ovoz.settings import Settings
 from ovoz.store.services import DatabaseStore
@@ -67,7 +68,9 @@ class OneIdController(Controller):
         except oneid.OneIdError:
             return await self._failed(request, locale.gettext(
                 "OneID could not confirm who you are just now. Please try again later."))
-        except services.SignInError:
+        except services.SignInError as error:
+            if error.code == "blocked":
+                return await self._failed(request, sign_in_message(error), status_code=403)
             return await self._failed(request, locale.gettext(
                 "This OneID person already has an Ovoz account. Sign in to that account "
                 "instead: one person has one account."), status_code=409)

@@ -16,7 +16,7 @@ from ovoz.db import transaction
 from ovoz.geo.tables import Mahalla
 from ovoz.i18n import locale
 from ovoz.settings import LANGUAGES, get_settings
-from ovoz.store.services import hit
+from ovoz.store.services import hit, hits
 
 CODE_LIFETIME = timedelta(minutes=5)
 CODE_TRIES = 5
@@ -25,6 +25,7 @@ RESEND_AFTER = timedelta(seconds=60)
 CODES_PER_NUMBER_PER_HOUR = 5
 CODES_PER_ADDRESS_PER_HOUR = 20
 CHECKS_PER_ADDRESS_PER_HOUR = 60
+DAY = 86400
 DISPLAY_NAME_LENGTH = 60
 
 __all__ = ["InvalidPhone", "parse_phone"]
@@ -78,6 +79,11 @@ async def send_sign_in_code(phone_text: str, address: str, gateway: SmsGateway) 
     if latest and now() - latest["created_at"] < RESEND_AFTER:
         wait = RESEND_AFTER - (now() - latest["created_at"])
         raise SignInError("resend_too_soon", retry_after=max(1, int(wait.total_seconds()) + 1))
+    holder = await Resident.select(Resident.blocked_at).where(Resident.phone == phone).first()
+    if holder is not None and holder["blocked_at"] is not None:
+        raise SignInError("blocked")
+    if holder is None:
+        await _refuse_new_accounts_over_limit(phone, address)
     await _limit(f"code:number:{phone}", CODES_PER_NUMBER_PER_HOUR, 3600)
     await _limit(f"code:address:{address}", CODES_PER_ADDRESS_PER_HOUR, 3600)
     code = f"{secrets.randbelow(1_000_000):06d}"
@@ -94,6 +100,21 @@ async def send_sign_in_code(phone_text: str, address: str, gateway: SmsGateway) 
         "Ovoz sign-in code: %(code)s. Do not tell it to anyone.", code=code))
     return CodeSent(phone=phone, masked_phone=mask_phone(phone),
                     resend_after=int(RESEND_AFTER.total_seconds()))
+
+
+def _new_account_keys(phone: str, address: str) -> tuple[tuple[str, int], tuple[str, int]]:
+    """The counters of new accounts a day: per internet address, and per block of a hundred
+    consecutive numbers (bulk-bought SIM cards come in runs)."""
+    settings = get_settings()
+    return ((f"accounts:new:address:{address}", settings.new_accounts_per_address_per_day),
+            (f"accounts:new:range:{phone[:-2]}", settings.new_accounts_per_range_per_day))
+
+
+async def _refuse_new_accounts_over_limit(phone: str, address: str) -> None:
+    """Checked before a code goes to a new number, so a script spends no SMS on it."""
+    for key, limit in _new_account_keys(phone, address):
+        if await hits(key, DAY) >= limit:
+            raise SignInError("too_many_accounts")
 
 
 async def sign_in_with_code(phone_text: str, code: str, address: str) -> dict[str, Any]:
@@ -119,20 +140,25 @@ async def sign_in_with_code(phone_text: str, code: str, address: str) -> dict[st
             refusal = SignInError("wrong_code" if remaining else "too_many_tries",
                                   remaining=remaining)
         else:
-            resident_row = await _claim_code(current["id"], phone)
+            resident_row = await _claim_code(current["id"], phone, address)
     if refusal is not None:
         raise refusal
     return resident_row
 
 
-async def _claim_code(code_id: int, phone: str) -> dict[str, Any]:
+async def _claim_code(code_id: int, phone: str, address: str) -> dict[str, Any]:
     claimed = await SignInCode.update({SignInCode.used_at: now()}).where(
         (SignInCode.id == code_id) & SignInCode.used_at.is_null()
     ).returning(SignInCode.id)
     if not claimed:
         raise SignInError("code_expired")
     row = await Resident.select().where(Resident.phone == phone).first()
+    if row is not None and row["blocked_at"] is not None:
+        raise SignInError("blocked")
     if row is None:
+        for key, limit in _new_account_keys(phone, address):
+            if not (await hit(key, limit, DAY)).allowed:
+                raise SignInError("too_many_accounts")
         await Resident.insert(Resident(phone=phone, created_at=now(), phone_verified_at=now(),
                                        language=locale.current_language.get()))
         row = await Resident.select().where(Resident.phone == phone).first()
@@ -224,7 +250,8 @@ async def resident_for_token(token: str) -> dict[str, Any] | None:
     if row is None or row["revoked_at"] is not None or row["expires_at"] <= now():
         return None
     await ApiToken.update({ApiToken.last_used_at: now()}).where(ApiToken.id == row["id"])
-    return await resident(row["resident"])
+    holder = await resident(row["resident"])
+    return None if holder is None or holder["blocked_at"] is not None else holder
 
 
 async def api_tokens(resident_id: int) -> list[dict[str, Any]]:
@@ -293,6 +320,23 @@ async def sign_out_everywhere(resident_id: int) -> None:
     )
 
 
+async def set_blocked(resident_id: int, blocked: bool) -> bool:
+    """Block a resident (signed out everywhere, API tokens revoked, no new sign-in) or lift
+    the block; False when nothing changed. Only moderation.services calls this."""
+    at = now()
+    async with transaction():
+        changed = await Resident.update({
+            Resident.blocked_at: at if blocked else None,
+            Resident.session_epoch: Resident.session_epoch + 1,
+        }).where((Resident.id == resident_id) & Resident.deleted_at.is_null() & (
+            Resident.blocked_at.is_null() if blocked else Resident.blocked_at.is_not_null()
+        )).returning(Resident.id)
+        if changed and blocked:
+            await ApiToken.update({ApiToken.revoked_at: at}).where(
+                (ApiToken.resident == resident_id) & ApiToken.revoked_at.is_null())
+    return bool(changed)
+
+
 async def sign_in_with_oneid(fingerprint: str, first_name: str,
                              linking_resident_id: int | None = None) -> dict[str, Any]:
     """OneID proves a person: one PINFL (kept only as its fingerprint) is one account. A
@@ -300,7 +344,7 @@ async def sign_in_with_oneid(fingerprint: str, first_name: str,
     or creates one."""
     verified = now()
     async with transaction():
-        holder = await Resident.select(Resident.id).where(
+        holder = await Resident.select(Resident.id, Resident.blocked_at).where(
             Resident.oneid_fingerprint == fingerprint
         ).first()
         if linking_resident_id is not None:
@@ -312,6 +356,8 @@ async def sign_in_with_oneid(fingerprint: str, first_name: str,
             )
             resident_id = linking_resident_id
         elif holder is not None:
+            if holder["blocked_at"] is not None:
+                raise SignInError("blocked")
             await Resident.update({Resident.oneid_verified_at: verified}).where(
                 Resident.id == holder["id"]
             )

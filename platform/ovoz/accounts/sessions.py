@@ -110,7 +110,8 @@ async def identify(token: str | None) -> Identity:
         resident = await Resident.select().where(
             (Resident.id == data["id"]) & Resident.deleted_at.is_null()
         ).first()
-        if resident is None or resident["session_epoch"] != data["epoch"]:
+        if (resident is None or resident["session_epoch"] != data["epoch"]
+                or resident["blocked_at"] is not None):
             await end(token)
             return ANONYMOUS
         return Identity(resident=resident, token=token)

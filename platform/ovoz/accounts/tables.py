@@ -71,6 +71,8 @@ class Resident(Table, tablename="accounts_resident"):
     # number to reach them (never to sign in, so not unique), and the staff member who did it.
     household_contact = Varchar(length=16, null=True, default=None)
     registered_by = ForeignKey(references=StaffAccount, on_delete=OnDelete.set_null, null=True)
+    # Set by a moderator for abuse: the resident can no longer sign in (moderation.block).
+    blocked_at = Timestamptz(null=True, default=None)
     session_epoch = Integer(default=0)
     created_at = Timestamptz()
     deleted_at = Timestamptz(null=True, default=None)

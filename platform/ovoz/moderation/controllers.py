@@ -15,7 +15,7 @@ from litestar.response import Redirect, Template
 from ovoz.accounts import sessions
 from ovoz.accounts.permissions import NATIONAL, Action, PermissionDenied, StaffMember, scopes
 from ovoz.i18n import locale
-from ovoz.moderation import items
+from ovoz.moderation import alerts, items
 from ovoz.moderation import services as moderation
 from ovoz.moderation.services import ModerationError
 from ovoz.settings import get_settings
@@ -34,6 +34,8 @@ NOTICES = {
     "restored": locale.lazy("The original is back."),
     "appeal": locale.lazy("The appeal is decided and the author is told."),
     "appealed": locale.lazy("Your appeal is sent. A moderator will look at it again."),
+    "block": locale.lazy("The author is blocked and their pending items are hidden."),
+    "lifted": locale.lazy("The block is lifted and what it hid is back."),
 }
 
 
@@ -63,6 +65,8 @@ def message(error: ModerationError) -> str:
                                      "%(max)s characters.", min=moderation.APPEAL_MIN,
                                      max=moderation.APPEAL_MAX),
         "not_appealed": locale.gettext("No appeal is waiting on this decision."),
+        "already_blocked": locale.gettext("The author is already blocked."),
+        "not_blocked": locale.gettext("This block has already been lifted."),
     }
     return messages.get(error.code, locale.gettext("This could not be done."))
 
@@ -167,7 +171,26 @@ class ModerationStaffController(Controller):
             request, "moderation/queue.html", found=found, kind=chosen or "",
             kinds=items.KIND_LABELS, reasons=moderation.REASONS,
             appeals=await moderation.appeals(staff), notice=NOTICES.get(done or ""),
-            target="moderation-queue")
+            alerts=await alerts.alerts(staff), target="moderation-queue")
+
+    @get("/blocks", name="moderation:blocks", cache=False)
+    async def blocks(self, request: Request, done: Done = None) -> Response[Any]:
+        staff = _moderator(request)
+        if staff is None:
+            return Redirect(SIGN_IN)
+        return await page(request, "moderation/blocks.html",
+                          blocks=await moderation.blocks(staff), notice=NOTICES.get(done or ""))
+
+    @post("/blocks/{block_id:int}/lift", name="moderation:lift_block")
+    async def lift_block(self, request: Request, block_id: FromPath[int]) -> Response[Any]:
+        staff = _moderator(request)
+        if staff is None:
+            return Redirect(SIGN_IN)
+        try:
+            await moderation.lift_block(staff, block_id)
+        except ModerationError:
+            raise NotFoundException() from None
+        return Redirect(f"{STAFF_PATH}/blocks?done=lifted")
 
     @get("/{kind:str}/{ref:int}", name="moderation:item", cache=False)
     async def item(self, request: Request, kind: FromPath[str], ref: FromPath[int]
@@ -186,13 +209,15 @@ class ModerationStaffController(Controller):
         if not moderation.may_moderate(staff, item):
             raise PermissionDenied(Action.MODERATE, item.place)
         decisions = await moderation.decisions_of(kind, ref)
+        author_block = (await moderation.blocked(item.author)
+                        if item.author is not None else None)
         return await page(
             request, "moderation/item.html", status_code=status_code, item=item,
             kind_label=locale.gettext(items.KIND_LABELS[kind]),
             flags=await moderation.flags_of(kind, ref), decisions=decisions,
             field_label=lambda name: moderation.field_label(item, name),
             reasons=moderation.REASONS, removed=moderation.REMOVED, errors=errors,
-            values=values, outcomes=moderation.APPEAL_OUTCOMES,
+            values=values, outcomes=moderation.APPEAL_OUTCOMES, author_block=author_block,
             notice=NOTICES.get(request.query_params.get("done", "")))
 
     async def _act(self, request: Request, kind: str, ref: int, data: Mapping[str, Any],
@@ -234,6 +259,20 @@ class ModerationStaffController(Controller):
             await moderation.redact(staff, kind, ref, _text(data, "field"),
                                     _text(data, "passage"), _text(data, "public_reason"))
         return await self._act(request, kind, ref, data, work, "passage", "redact")
+
+    @post("/{kind:str}/{ref:int}/block", name="moderation:block")
+    async def block(self, request: Request, kind: FromPath[str], ref: FromPath[int],
+                    data: Form) -> Response[Any]:
+        async def work(staff: StaffMember) -> None:
+            item = await items.load(kind, ref)
+            if item is None or item.author is None:
+                raise ModerationError("not_found")
+            try:
+                await moderation.block(staff, item.author, _text(data, "block_reason"))
+            except ModerationError as error:
+                field = "block_reason" if error.field == "public_reason" else error.field
+                raise ModerationError(error.code, field) from None
+        return await self._act(request, kind, ref, data, work, "block_reason", "block")
 
     @post("/{kind:str}/{ref:int}/dismiss", name="moderation:dismiss")
     async def dismiss(self, request: Request, kind: FromPath[str], ref: FromPath[int],

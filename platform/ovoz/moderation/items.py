@@ -43,18 +43,23 @@ class _Kind:
     set_text: Callable[[int, str, str], Awaitable[None]]
     field_labels: Mapping[str, str]
     path: Callable[[int, Mapping[str, Any]], str]
+    # An author's items of this kind that a block hides.
+    pending_of: Callable[[int], Awaitable[list[int]]]
 
 
 KINDS: Final = {
     REPORT: _Kind(reports.moderated, reports.set_moderated_text, reports.MODERATED_FIELDS,
-                  lambda ref, row: f"/reports/{ref}"),
+                  lambda ref, row: f"/reports/{ref}", reports.pending_of),
     PETITION: _Kind(petitions.moderated, petitions.set_moderated_text,
-                    petitions.MODERATED_FIELDS, lambda ref, row: f"/petitions/{ref}"),
+                    petitions.MODERATED_FIELDS, lambda ref, row: f"/petitions/{ref}",
+                    petitions.pending_of),
     PROPOSAL: _Kind(planning.moderated, planning.set_moderated_text,
-                    planning.MODERATED_FIELDS, lambda ref, row: f"/proposals/{ref}"),
+                    planning.MODERATED_FIELDS, lambda ref, row: f"/proposals/{ref}",
+                    planning.pending_of),
     COMMENT: _Kind(planning.moderated_comment, planning.set_moderated_comment,
                    planning.COMMENT_FIELDS,
-                   lambda ref, row: f"/proposals/{row['proposal']}#comment-{ref}"),
+                   lambda ref, row: f"/proposals/{row['proposal']}#comment-{ref}",
+                   planning.comments_of),
 }
 
 
@@ -72,3 +77,14 @@ async def load(kind: str, ref: int) -> Item | None:
 
 async def set_text(item: Item, field_name: str, text: str) -> None:
     await KINDS[item.kind].set_text(item.ref, field_name, text)
+
+
+async def pending_of(resident_id: int) -> list[Item]:
+    """What a block hides of the author's: items nobody has acted on yet, and comments."""
+    found = []
+    for kind, known in KINDS.items():
+        for ref in await known.pending_of(resident_id):
+            item = await load(kind, ref)
+            if item is not None:
+                found.append(item)
+    return found

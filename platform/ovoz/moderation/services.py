@@ -19,12 +19,14 @@ from typing import Any, Final
 from piccolo.query.functions.aggregate import Count, Min
 
 from ovoz import ledger
-from ovoz.accounts.permissions import Action, Actor, StaffMember, allowed, require
+from ovoz.accounts import services as accounts
+from ovoz.accounts.permissions import NATIONAL, Action, Actor, Place, StaffMember, allowed, require
 from ovoz.db import transaction
+from ovoz.geo.tables import Mahalla
 from ovoz.i18n import locale
 from ovoz.moderation import items
 from ovoz.moderation.items import Item
-from ovoz.moderation.tables import Decision, Flag
+from ovoz.moderation.tables import Block, Decision, Flag
 from ovoz.notify import services as notify
 from ovoz.pagination import Page, paginate_items
 from ovoz.reports import services as reports
@@ -51,8 +53,9 @@ FLAGS_PER_HOUR = 20
 
 class ModerationError(ValueError):
     """not_found, bad_reason, bad_note, already_flagged, rate_limited (flagging); no_flags,
-    bad_public_reason, bad_field, passage_not_found, bad_photo, not_hidden (moderators);
-    not_yours, not_appealable, already_appealed, bad_appeal, not_appealed (appeals)."""
+    bad_public_reason, bad_field, passage_not_found, bad_photo, not_hidden, already_blocked,
+    not_blocked (moderators); not_yours, not_appealable, already_appealed, bad_appeal,
+    not_appealed (appeals)."""
 
     def __init__(self, code: str, field: str = "") -> None:
         super().__init__(code)
@@ -183,7 +186,7 @@ def _public_reason(text: str) -> str:
 
 
 async def _decide(staff: StaffMember, item: Item, action: str, field_name: str,
-                  original: str, public_reason: str) -> int:
+                  original: str, public_reason: str, tell_author: bool = True) -> int:
     """Record the decision, settle the item's waiting flags, enter it in the ledger and tell
     the author; inside the caller's transaction."""
     created = await Decision.insert(Decision(
@@ -195,7 +198,7 @@ async def _decide(staff: StaffMember, item: Item, action: str, field_name: str,
         (Flag.kind == item.kind) & (Flag.ref == item.ref) & Flag.settled_by.is_null())
     await ledger.record(f"moderation.{action}", _subject(item.kind, item.ref), {
         "field": field_name, "reason_sha256": _digest(public_reason)})
-    if action != DISMISS and item.author is not None:
+    if tell_author and action != DISMISS and item.author is not None:
         await notify.enqueue(
             f"moderation:{decision_id}:{item.author}", "resident", item.author,
             "moderation.decided", {
@@ -211,16 +214,21 @@ async def hide(staff: StaffMember, kind: str, ref: int, public_reason: str) -> i
     async with transaction():
         item = await _item(kind, ref)
         require(staff, Action.MODERATE, item.place)
-        for name in item.fields:
-            await items.set_text(item, name, REMOVED)
-        for photo in item.photos:
-            await reports.set_photo_hidden(ref, photo["id"], True)
-        # The originals of every text, and which photos were shown, to put back on undoing.
-        original = json.dumps({"fields": dict(item.fields),
-                               "photos": [photo["id"] for photo in item.photos
-                                          if photo["hidden_at"] is None]},
-                              ensure_ascii=False)
-        return await _decide(staff, item, HIDE, "", original, public_reason)
+        return await _hide(staff, item, public_reason)
+
+
+async def _hide(staff: StaffMember, item: Item, public_reason: str,
+                tell_author: bool = True) -> int:
+    for name in item.fields:
+        await items.set_text(item, name, REMOVED)
+    for photo in item.photos:
+        await reports.set_photo_hidden(item.ref, photo["id"], True)
+    # The originals of every text, and which photos were shown, to put back on undoing.
+    original = json.dumps({"fields": dict(item.fields),
+                           "photos": [photo["id"] for photo in item.photos
+                                      if photo["hidden_at"] is None]},
+                          ensure_ascii=False)
+    return await _decide(staff, item, HIDE, "", original, public_reason, tell_author)
 
 
 async def redact(staff: StaffMember, kind: str, ref: int, field_name: str, passage: str,
@@ -300,6 +308,93 @@ async def restore(staff: StaffMember, decision_id: int) -> None:
         await _undo(decision, item)
         await ledger.record("moderation.restored", _subject(item.kind, item.ref),
                             {"decision": decision_id})
+
+
+# -- blocks -----------------------------------------------------------------------------------
+
+async def _home_place(resident: dict[str, Any]) -> Place:
+    if resident["mahalla"] is None:
+        return NATIONAL
+    row = await Mahalla.select(Mahalla.district, Mahalla.district.region.as_alias("region")
+                               ).where(Mahalla.id == resident["mahalla"]).first()
+    assert row is not None
+    return Place(row["region"], row["district"], resident["mahalla"])
+
+
+def _hidden(item: Item) -> bool:
+    return all(text == REMOVED for text in item.fields.values())
+
+
+async def block(staff: StaffMember, resident_id: int, public_reason: str) -> int:
+    """Block a resident for abuse: signed out everywhere and kept out, and their pending items
+    (reports nobody took up, petitions collecting, proposals not reviewed, comments) hidden
+    with the same public reason. Moderators of the resident's home area may; returns the
+    block's id."""
+    public_reason = _public_reason(public_reason)
+    async with transaction():
+        resident = await accounts.resident(resident_id)
+        if resident is None:
+            raise ModerationError("not_found")
+        require(staff, Action.MODERATE, await _home_place(resident))
+        if not await accounts.set_blocked(resident_id, True):
+            raise ModerationError("already_blocked")
+        decisions = [await _hide(staff, item, public_reason, tell_author=False)
+                     for item in await items.pending_of(resident_id)
+                     if may_moderate(staff, item) and not _hidden(item)]
+        created = await Block.insert(Block(
+            resident=resident_id, public_reason=public_reason, staff=staff.id, at=now(),
+            decisions=json.dumps(decisions))).returning(Block.id)
+        block_id = int(created[0]["id"])
+        await ledger.record("moderation.blocked", f"block:{block_id}", {
+            "items_hidden": len(decisions), "reason_sha256": _digest(public_reason)})
+        # By SMS where there is a number: a blocked resident cannot open the bell.
+        await notify.enqueue(f"moderation:block:{block_id}", "resident", resident_id,
+                             "moderation.blocked", {"reason": public_reason[:300]},
+                             channels=("sms",) if resident["phone"] else None,
+                             hold_for_digest=False)
+        return block_id
+
+
+async def blocked(resident_id: int) -> dict[str, Any] | None:
+    """The resident's block in force, if any."""
+    return await Block.select().where((Block.resident == resident_id)
+                                      & Block.lifted_at.is_null()).first()
+
+
+async def lift_block(staff: StaffMember, block_id: int) -> None:
+    """Let the resident back in and put back what the block hid, unless a moderator has
+    decided on those items since."""
+    async with transaction():
+        row = await Block.select().where(Block.id == block_id).first()
+        if row is None or row["lifted_at"] is not None:
+            raise ModerationError("not_blocked")
+        resident = await accounts.resident(row["resident"])
+        require(staff, Action.MODERATE,
+                NATIONAL if resident is None else await _home_place(resident))
+        await accounts.set_blocked(row["resident"], False)
+        for decision_id in json.loads(row["decisions"]):
+            decision = await _standing(decision_id)
+            item = await items.load(decision["kind"], decision["ref"])
+            if decision["undone_at"] is None and item is not None:
+                await _undo(decision, item)
+        await Block.update({Block.lifted_at: now(), Block.lifted_by: staff.id}).where(
+            Block.id == block_id)
+        await ledger.record("moderation.block_lifted", f"block:{block_id}", {})
+
+
+async def blocks(staff: Actor) -> list[dict[str, Any]]:
+    """Blocks in force that the moderator may lift, the newest first."""
+    rows = await Block.select(
+        *Block.all_columns(), Block.staff.display_name.as_alias("staff_name"),
+    ).where(Block.lifted_at.is_null()).order_by(Block.at, ascending=False)
+    found = []
+    for row in rows:
+        resident = await accounts.resident(row["resident"])
+        if resident is not None and allowed(staff, Action.MODERATE,
+                                            await _home_place(resident)):
+            found.append({**row, "name": accounts.public_name(resident),
+                          "items_hidden": len(json.loads(row["decisions"]))})
+    return found
 
 
 # -- appeals ----------------------------------------------------------------------------------

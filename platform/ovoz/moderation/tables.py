@@ -43,3 +43,18 @@ class Flag(Table, tablename="moderation_flag"):
     at = Timestamptz(index=True)
     # The decision that settled it (hid, redacted or dismissed), None while it waits.
     settled_by = ForeignKey(references=Decision, on_delete=OnDelete.set_null, null=True)
+
+
+class Block(Table, tablename="moderation_block"):
+    """A moderator blocked a resident for abuse, with a public reason; the hide decisions it
+    made are listed so lifting the block puts those items back."""
+
+    resident = ForeignKey(references=Resident, on_delete=OnDelete.cascade, null=False,
+                          index=True)
+    public_reason = Text()
+    staff = ForeignKey(references=StaffAccount, on_delete=OnDelete.set_null, null=True)
+    at = Timestamptz()
+    # JSON list of moderation_decision ids.
+    decisions = Text(default="[]")
+    lifted_at = Timestamptz(null=True, default=None)
+    lifted_by = ForeignKey(references=StaffAccount, on_delete=OnDelete.set_null, null=True)

@@ -73,6 +73,9 @@ TEMPLATES: dict[str, str] = {
     "moderation.decided": locale.lazy(
         "The moderators changed your “%(title)s”. The reason: %(reason)s You may appeal once: "
         "%(link)s"),
+    "moderation.blocked": locale.lazy(
+        "The moderators have blocked your Ovoz account. The reason: %(reason)s Your mahalla "
+        "office can ask them to look again."),
     "moderation.appeal_decided": locale.lazy(
         "Your appeal about “%(title)s”: %(outcome)s. %(link)s"),
     "desk.flagged": locale.lazy(

@@ -43,6 +43,7 @@ from ovoz.geo import services as geo
 from ovoz.geo.tables import Mahalla
 from ovoz.i18n import locale
 from ovoz.notify import services as notify
+from ovoz.outliers import far_above
 from ovoz.pagination import Page, paginate
 from ovoz.petitions.tables import (
     Attachment,
@@ -668,6 +669,12 @@ async def by_mahalla(petition_id: int) -> list[dict[str, Any]]:
     return sorted(totals.values(), key=lambda e: -e["signatures"])
 
 
+async def collecting() -> list[dict[str, Any]]:
+    """Petitions taking signatures now, oldest first."""
+    return await Petition.select().where(Petition.status.is_in(list(SIGNABLE))).order_by(
+        Petition.opened_at).order_by(Petition.id)
+
+
 async def anomalies(petition_id: int) -> list[dict[str, Any]]:
     """Addresses, devices and mahallas signing far above their share: more than five times
     the average of their kind and at least ANOMALY_MINIMUM signatures."""
@@ -678,14 +685,10 @@ async def anomalies(petition_id: int) -> list[dict[str, Any]]:
                                       Count(Signature.id).as_alias("signatures")).where(
             (Signature.petition == petition_id) & (Signature.valid == True)  # noqa: E712
         ).group_by(column)
-        rows = [r for r in rows if r["key"] not in ("", None)]
-        if len(rows) < 2:
-            continue
-        average = sum(r["signatures"] for r in rows) / len(rows)
-        found.extend({"kind": kind, "key": r["key"], "signatures": r["signatures"],
-                      "average": round(average, 1)}
-                     for r in rows
-                     if r["signatures"] >= ANOMALY_MINIMUM and r["signatures"] > 5 * average)
+        found.extend({"kind": kind, "key": outlier.key, "signatures": outlier.count,
+                      "average": outlier.average}
+                     for outlier in far_above({r["key"]: r["signatures"] for r in rows},
+                                              ANOMALY_MINIMUM))
     return found
 
 
@@ -980,3 +983,10 @@ async def set_moderated_text(petition_id: int, field: str, text: str) -> None:
     await Petition.update({getattr(Petition, field): text, Petition.updated_at: now(),
                            Petition.search_text: search_text(texts["title"], texts["text"])}
                           ).where(Petition.id == petition_id)
+
+
+async def pending_of(resident_id: int) -> list[int]:
+    """The resident's petitions still collecting signatures: what a block hides."""
+    rows = await Petition.select(Petition.id).where((Petition.author == resident_id)
+                                                    & (Petition.status == OPEN))
+    return [row["id"] for row in rows]

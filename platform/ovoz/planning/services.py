@@ -32,6 +32,7 @@ from ovoz.geo import services as geo
 from ovoz.geo.tables import District
 from ovoz.i18n import locale
 from ovoz.notify import services as notify
+from ovoz.outliers import far_above
 from ovoz.pagination import Page, paginate
 from ovoz.planning import pabulib, tally
 from ovoz.planning.tables import (
@@ -421,14 +422,17 @@ async def review_counts(cycle_ids: Sequence[int]) -> tuple[dict[int, int], dict[
     return counts[0], counts[1]
 
 
-async def voting_cycles(district_ids: Sequence[int], at: datetime | None = None
+async def voting_cycles(district_ids: Sequence[int] | None, at: datetime | None = None
                         ) -> list[dict[str, Any]]:
-    """Cycles of these districts in which voting is open now, closing soonest first."""
+    """Cycles of these districts (None: of every district) in which voting is open now,
+    closing soonest first."""
     at = at or now()
     today = at.astimezone(locale.TASHKENT).date()
-    rows = await Cycle.select().where(
-        Cycle.district.is_in(list(district_ids) or [-1]) & (Cycle.voting_from <= today)
-        & (Cycle.results_from >= today)).order_by(Cycle.results_from).order_by(Cycle.id)
+    condition = (Cycle.voting_from <= today) & (Cycle.results_from >= today)
+    if district_ids is not None:
+        condition &= Cycle.district.is_in(list(district_ids) or [-1])
+    rows = await Cycle.select().where(condition).order_by(Cycle.results_from).order_by(
+        Cycle.id)
     return [row for row in rows if phase_of(row, at) == VOTING]
 
 
@@ -1341,3 +1345,35 @@ async def set_moderated_comment(comment_id: int, field: str, text: str) -> None:
     assert field in COMMENT_FIELDS
     await DeliveryComment.update({DeliveryComment.text: text}).where(
         DeliveryComment.id == comment_id)
+
+
+async def pending_of(resident_id: int) -> list[int]:
+    """The resident's proposals not yet reviewed: what a block hides."""
+    rows = await Proposal.select(Proposal.id).where(
+        (Proposal.author == resident_id) & Proposal.status.is_in([SUBMITTED, IN_REVIEW]))
+    return [row["id"] for row in rows]
+
+
+async def comments_of(resident_id: int) -> list[int]:
+    """Every comment of the resident: a block hides them all."""
+    rows = await DeliveryComment.select(DeliveryComment.id).where(
+        DeliveryComment.author == resident_id)
+    return [row["id"] for row in rows]
+
+
+# Below this many ballots a mahalla or a desk is never an alert, whatever the average.
+BALLOT_ALERT_MINIMUM: Final = 20
+
+
+async def ballot_anomalies(cycle_id: int) -> list[dict[str, Any]]:
+    """Mahallas, and desks casting assisted ballots, far above their share of the cycle's
+    ballots (ovoz.outliers): for moderators to look at."""
+    found = []
+    for column, kind in ((Ballot.mahalla, "mahalla"), (Ballot.assisted_by, "desk")):
+        rows = await Ballot.select(column.as_alias("key"), Count(Ballot.id).as_alias("n")
+                                   ).where(Ballot.cycle == cycle_id).group_by(column)
+        found.extend({"kind": kind, "key": outlier.key, "ballots": outlier.count,
+                      "average": outlier.average}
+                     for outlier in far_above({r["key"]: r["n"] for r in rows},
+                                              BALLOT_ALERT_MINIMUM))
+    return found

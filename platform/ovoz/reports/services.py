@@ -968,6 +968,13 @@ async def set_moderated_text(report_id: int, field: str, text: str) -> None:
         Report.id == report_id)
 
 
+async def pending_of(resident_id: int) -> list[int]:
+    """The resident's reports nobody has taken up yet: what a block hides."""
+    rows = await Report.select(Report.id).where((Report.author == resident_id)
+                                                & (Report.status == NEW))
+    return [row["id"] for row in rows]
+
+
 async def set_photo_hidden(report_id: int, photo_id: int, hidden: bool) -> bool:
     """Hide a report's photo from the public (or show it again); False when there is none."""
     # Raw: the photo's `update` column hides the table's update() method.

@@ -110,3 +110,12 @@ async def hit(key: str, limit: int, window_seconds: int, now: float | None = Non
         )
     retry_after = max(1, window_start + window_seconds - int(now))
     return RateDecision(allowed=hits <= limit, hits=hits, retry_after=retry_after)
+
+
+async def hits(key: str, window_seconds: int, now: float | None = None) -> int:
+    """The attempts counted against `key` in the current window, without adding one."""
+    now = time.time() if now is None else now
+    window_start = int(now // window_seconds) * window_seconds
+    row = await RateCounter.select(RateCounter.hits).where(
+        (RateCounter.key == key) & (RateCounter.window_start == window_start)).first()
+    return int(row["hits"]) if row else 0
