@@ -123,7 +123,6 @@ async def seed(url: str, count: int) -> None:
     from ovoz.accounts.tables import Resident
     from ovoz.geo import services as geo
     from ovoz.reports import services
-    from ovoz.settings import get_settings
 
     use_database(url)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -135,8 +134,8 @@ async def seed(url: str, count: int) -> None:
         Resident(display_name=f"Bench {n}", language="uz", created_at=now) for n in range(500)
     ]).returning(Resident.id)]
     categories = [row["id"] for row in await services.categories()]
-    districts = {d: b for d, b in geo.district_bounds().items()
-                 if d in get_settings().pilot_districts}
+    pilots = await geo.pilot_district_ids()
+    districts = {d: b for d, b in geo.district_bounds().items() if d in pilots}
     rows = report_rows(count, districts, authors, categories, seed=2026)
     if url.startswith("sqlite:"):
         insert_sqlite(db.sqlite_path(url), rows)

@@ -36,6 +36,7 @@ POSTGRES_URL = os.environ.get("OVOZ_TEST_DATABASE_URL", "").strip()
 ENGINES = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 # Tables emptied before each test; places (regions, districts) are loaded once and only read.
 MUTABLE_TABLES = (
+    "administration_setting",
     "moderation_block", "moderation_flag", "moderation_decision",
     "accountability_watch", "accountability_assessment", "accountability_report",
     "accountability_obligation",

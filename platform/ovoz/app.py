@@ -35,9 +35,11 @@ from ovoz.accounts.permissions import PermissionDenied
 from ovoz.accounts.sessions import IdentityMiddleware
 from ovoz.accounts.sms import gateway_for
 from ovoz.accounts.staff_controllers import StaffAreaController, StaffSignInController
+from ovoz.administration.controllers import AdministrationController
 from ovoz.desk.controllers import DeskActivityController, DeskController
 from ovoz.geo.api import GeoApi
 from ovoz.geo.controllers import PlacesController
+from ovoz.geo.staff_controllers import MahallasStaffController
 from ovoz.jobs import JOBS
 from ovoz.ledger.api import LedgerApi
 from ovoz.moderation.controllers import ModerationController, ModerationStaffController
@@ -51,6 +53,7 @@ from ovoz.petitions.staff_controllers import PetitionsStaffController
 from ovoz.planning.api import PlanningApi
 from ovoz.planning.controllers import PlanningController
 from ovoz.planning.staff_controllers import PlanningStaffController
+from ovoz.reports.admin_controllers import CategoriesAdminController
 from ovoz.reports.api import ReportsApi
 from ovoz.reports.controllers import ReportsController
 from ovoz.reports.feeds import ReportFeedsController
@@ -114,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             HomeController,
             PlacesController,
+            MahallasStaffController,
             SignInController,
             ProfileController,
             OneIdController,
@@ -122,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             NotificationsController,
             ReportsController,
             ReportsStaffController,
+            CategoriesAdminController,
             ReportFeedsController,
             PetitionsController,
             PetitionFeedsController,
@@ -137,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DeskActivityController,
             ModerationController,
             ModerationStaffController,
+            AdministrationController,
             OpenDataController,
             GeoApi,
             LedgerApi,

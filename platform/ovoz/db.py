@@ -4,6 +4,7 @@ lifespan, and applying migrations."""
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
@@ -29,6 +31,7 @@ APPS: tuple[str, ...] = (
     "ovoz.planning.piccolo_app",
     "ovoz.accountability.piccolo_app",
     "ovoz.moderation.piccolo_app",
+    "ovoz.administration.piccolo_app",
 )
 
 
@@ -87,6 +90,11 @@ def transaction() -> Any:
 
 def in_transaction() -> bool:
     return current_engine().current_transaction.get() is not None
+
+
+def is_unique_violation(error: BaseException) -> bool:
+    """Whether a statement failed on a unique index, with either engine's driver."""
+    return isinstance(error, sqlite3.IntegrityError | asyncpg.UniqueViolationError)
 
 
 async def prepare(engine: Engine | None = None) -> None:

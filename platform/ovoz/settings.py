@@ -41,6 +41,13 @@ DEFAULT_PETITION_RULES = {
     "district_kengash": PetitionRules(1000, 0.0, 90, 30),
     "regional_hokimiyat": PetitionRules(5000, 0.0, 90, 30),
 }
+# The range of each rule, the same in litestar.toml and for administrators in the browser.
+PETITION_RULE_LIMITS: Mapping[str, tuple[int, int]] = MappingProxyType({
+    "threshold": (1, 10_000_000),
+    "population_percent": (0, 100),
+    "window_days": (1, 365),
+    "response_days": (1, 365),
+})
 
 
 class SettingsError(Exception):
@@ -235,14 +242,11 @@ def _petition_rules(value: Any) -> Mapping[str, PetitionRules]:
         if not isinstance(given, Mapping):
             raise ValueError(f"a table for {level}")
         try:
-            rules[level] = PetitionRules(
-                threshold=_integer(1, 10_000_000)(given.get("threshold", default.threshold)),
-                population_percent=_number(0, 100)(
-                    given.get("population_percent", default.population_percent)),
-                window_days=_integer(1, 365)(given.get("window_days", default.window_days)),
-                response_days=_integer(1, 365)(given.get("response_days",
-                                                         default.response_days)),
-            )
+            rules[level] = PetitionRules(**{
+                name: (_number if name == "population_percent" else _integer)(low, high)(
+                    given.get(name, getattr(default, name)))
+                for name, (low, high) in PETITION_RULE_LIMITS.items()
+            })
         except ValueError as error:
             raise ValueError(f"{level}: {error}") from None
     return MappingProxyType(rules)

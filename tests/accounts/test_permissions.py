@@ -14,7 +14,9 @@ from ovoz.accounts.permissions import (
     Role,
     allowed,
     covers,
+    may_manage_account,
     require,
+    roles_place,
     scopes,
     validate_grant,
 )
@@ -45,6 +47,7 @@ PLACES = {
 }
 GRANTS = {
     "administrator": Grant(Role.ADMINISTRATOR),
+    "administrator of A": Grant(Role.ADMINISTRATOR, region_id=1, district_id=16),
     "national moderator": Grant(Role.MODERATOR),
     "moderator of region 1": Grant(Role.MODERATOR, region_id=1),
     "official of A": Grant(Role.OFFICIAL, region_id=1, district_id=16),
@@ -60,6 +63,9 @@ ENTER = frozenset({Action.VIEW_STAFF_AREA})
 ADMINISTRATE = ENTER | {Action.MANAGE_ROLES, Action.MANAGE_PLACES, Action.MODERATE,
                         Action.MONITOR, Action.VIEW_AUDIT, Action.MANAGE_DEPARTMENTS,
                         Action.MANAGE_CYCLES}
+# A district administrator runs the district but neither moderates, monitors nor audits.
+ADMINISTRATE_DISTRICT = ENTER | {Action.MANAGE_ROLES, Action.MANAGE_PLACES,
+                                 Action.MANAGE_DEPARTMENTS, Action.MANAGE_CYCLES}
 MODERATE = ENTER | {Action.MODERATE, Action.MONITOR}
 OFFICIATE = ENTER | {Action.ANSWER, Action.MANAGE_CYCLES, Action.MANAGE_DEPARTMENTS}
 DEPARTMENT = ENTER | {Action.ANSWER}
@@ -75,6 +81,16 @@ MATRIX: list[tuple[str, str, frozenset[Action]]] = [
     ("administrator", "region 2", ADMINISTRATE),
     ("administrator", "roads of A in mahalla 7", ADMINISTRATE),
     ("administrator", "mahalla 11 of C", ADMINISTRATE),
+
+    ("administrator of A", "district A", ADMINISTRATE_DISTRICT),
+    ("administrator of A", "mahalla 7 of A", ADMINISTRATE_DISTRICT),
+    ("administrator of A", "roads of A", ADMINISTRATE_DISTRICT),
+    ("administrator of A", "roads of A in mahalla 7", ADMINISTRATE_DISTRICT),
+    ("administrator of A", "national", ENTER),
+    ("administrator of A", "region 1", NOTHING),
+    ("administrator of A", "district B", NOTHING),
+    ("administrator of A", "mahalla 9 of B", NOTHING),
+    ("administrator of A", "district C", NOTHING),
 
     ("national moderator", "national", MODERATE),
     ("national moderator", "district C", MODERATE),
@@ -294,7 +310,11 @@ def test_valid_grants(grant: Grant) -> None:
 @pytest.mark.parametrize(
     ("grant", "message"),
     [
-        (Grant(Role.ADMINISTRATOR, region_id=1), "an administrator is national"),
+        (Grant(Role.ADMINISTRATOR, region_id=1), "an administrator is national or of one"),
+        (Grant(Role.ADMINISTRATOR, region_id=1, district_id=16, mahalla_id=7),
+         "an administrator is national or of one district"),
+        (Grant(Role.ADMINISTRATOR, region_id=1, district_id=16, department_id=3),
+         "an administrator is national or of one district"),
         (Grant(Role.MODERATOR, region_id=1, district_id=16), "national or scoped to one region"),
         (Grant(Role.NGO_MONITOR, region_id=1, district_id=16), "national or scoped to one region"),
         (Grant(Role.OFFICIAL), "an official needs a region or a district"),
@@ -311,3 +331,63 @@ def test_valid_grants(grant: Grant) -> None:
 def test_invalid_grants(grant: Grant, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         validate_grant(grant)
+
+
+def test_a_district_administrator_is_refused_outside_the_district_and_national_rights() -> None:
+    actor = Staff((GRANTS["administrator of A"],))
+    assert scopes(actor, Action.MANAGE_PLACES) == [GRANTS["administrator of A"]]
+    for action in (Action.MODERATE, Action.MONITOR, Action.VIEW_AUDIT):
+        assert scopes(actor, action) == []
+    # Report categories and the like are the country's: MANAGE_PLACES at national.
+    assert not allowed(actor, Action.MANAGE_PLACES)
+    assert allowed(Staff((GRANTS["administrator"],)), Action.MANAGE_PLACES)
+
+
+@pytest.mark.parametrize(
+    ("grant", "place"),
+    [(Grant(Role.OFFICIAL, region_id=1, district_id=16, department_id=3), "roads of A"),
+     (Grant(Role.MAHALLA_STAFF, region_id=1, district_id=16, mahalla_id=7), "mahalla 7 of A"),
+     (Grant(Role.MODERATOR, region_id=1), "region 1"),
+     (Grant(Role.NGO_MONITOR), "national"),
+     (Grant(Role.ADMINISTRATOR, region_id=1, district_id=16), "national"),
+     (Grant(Role.ADMINISTRATOR), "national")],
+)
+def test_giving_a_grant_takes_roles_over_its_scope_and_an_administrator_nationally(
+        grant: Grant, place: str) -> None:
+    assert roles_place(grant) == PLACES[place]
+
+
+@pytest.mark.parametrize(
+    ("grant", "district_admin_may"),
+    [(Grant(Role.OFFICIAL, region_id=1, district_id=16), True),
+     (Grant(Role.OFFICIAL, region_id=1, district_id=16, department_id=3), True),
+     (Grant(Role.MAHALLA_STAFF, region_id=1, district_id=16, mahalla_id=7), True),
+     (Grant(Role.OFFICIAL, region_id=1, district_id=17), False),
+     (Grant(Role.MAHALLA_STAFF, region_id=1, district_id=17, mahalla_id=9), False),
+     (Grant(Role.OFFICIAL, region_id=1), False),
+     (Grant(Role.MODERATOR, region_id=1), False),
+     (Grant(Role.MODERATOR), False),
+     (Grant(Role.ADMINISTRATOR, region_id=1, district_id=16), False),
+     (Grant(Role.ADMINISTRATOR), False)],
+)
+def test_a_district_administrator_gives_only_grants_inside_the_district(
+        grant: Grant, district_admin_may: bool) -> None:
+    district_admin = Staff((GRANTS["administrator of A"],))
+    assert allowed(district_admin, Action.MANAGE_ROLES, roles_place(grant)) is district_admin_may
+    assert allowed(Staff((GRANTS["administrator"],)), Action.MANAGE_ROLES, roles_place(grant))
+    assert not allowed(Staff((GRANTS["official of A"],)), Action.MANAGE_ROLES,
+                       roles_place(grant))
+
+
+def test_who_may_switch_off_an_account_or_reset_its_authenticator() -> None:
+    national, district_admin = Staff((GRANTS["administrator"],)), Staff(
+        (GRANTS["administrator of A"],))
+    inside = (GRANTS["official of A"], GRANTS["staff of mahalla 7"])
+    also_elsewhere = (GRANTS["official of A"], Grant(Role.OFFICIAL, region_id=1, district_id=17))
+    for grants in (inside, also_elsewhere, (), (GRANTS["administrator of A"],)):
+        assert may_manage_account(national, grants)
+    assert may_manage_account(district_admin, inside)
+    assert not may_manage_account(district_admin, also_elsewhere)
+    assert not may_manage_account(district_admin, ())
+    assert not may_manage_account(district_admin, (GRANTS["administrator of A"],))
+    assert not may_manage_account(Staff((GRANTS["official of A"],)), inside)

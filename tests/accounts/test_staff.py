@@ -12,7 +12,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from ovoz.accounts import credentials, sessions, staff
-from ovoz.accounts.permissions import Grant, PermissionDenied, Role
+from ovoz.accounts.permissions import Grant, PermissionDenied, Role, StaffMember
 from ovoz.accounts.staff import StaffError, StaffSignInError
 from ovoz.accounts.tables import RecoveryCode, Resident, RoleGrant, StaffAccount, StaffAudit
 from ovoz.geo.services import import_mahallas
@@ -205,7 +205,8 @@ async def test_a_district_grant_gets_its_region(db: str) -> None:
     ("grant", "field", "code_", "message"),
     [(Grant(Role.OFFICIAL), "role", "invalid", "an official needs a region or a district"),
      (Grant(Role.ADMINISTRATOR, region_id=1), "role", "invalid",
-      "an administrator is national and takes no place"),
+      "an administrator is national or of one district (no region alone, mahalla or "
+      "department)"),
      (Grant(Role.MODERATOR, district_id=BERUNIY), "role", "invalid",
       "a moderator or NGO monitor is national or scoped to one region"),
      (Grant(Role.OFFICIAL, region_id=NAMANGAN, district_id=BERUNIY), "role", "invalid",
@@ -293,7 +294,7 @@ async def test_the_staff_list(db: str) -> None:
     official = await make("o.rahimov", Grant(Role.OFFICIAL, district_id=BERUNIY))
     await StaffAccount.update({StaffAccount.totp_enrolled_at: T0}).where(
         StaffAccount.id == admin)
-    people = await staff.staff_list()
+    people = await staff.staff_list(StaffMember(admin, (Grant(Role.ADMINISTRATOR),)))
     assert [(p["id"], p["username"], p["display_name"], p["enrolled"]) for p in people] == [
         (admin, "admin.one", "Admin.One", True), (official, "o.rahimov", "O.Rahimov", False)]
     assert [g["role"] for g in people[0]["grants"]] == ["administrator"]

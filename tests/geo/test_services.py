@@ -92,8 +92,9 @@ async def test_region_and_district_lookups(db: str) -> None:
     assert len(await services.districts()) == 209
     assert await services.region(99) is None
     assert await services.district(99_999) is None
-    assert services.is_pilot(16) and services.is_pilot(106) and services.is_pilot(126)
-    assert not services.is_pilot(15)
+    assert await services.is_pilot(16) and await services.is_pilot(106)
+    assert await services.is_pilot(126)
+    assert not await services.is_pilot(15)
     pilots = await services.pilot_districts()
     assert [(p["id"], p["region"]["name_uz"]) for p in pilots] == [
         (16, "Qoraqalpogʻiston Respublikasi"),
@@ -248,7 +249,7 @@ async def test_bad_columns_are_reported_at_line_1(db: str, header: str, expected
 
 async def test_a_file_that_is_not_utf8_is_refused(db: str) -> None:
     data = (HEADER + "\n16,Navbahor MFY,,,,,,\n16,Bahor MFY,,Бахор,,,,\n").encode("cp1251")
-    assert await refused(data) == [RowError(3, "the file is not UTF-8 text")]
+    assert await refused(data) == [RowError(3, "the file is not UTF-8 text", "not_utf8")]
     assert await Mahalla.count() == 0
 
 

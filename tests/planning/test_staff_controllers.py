@@ -145,6 +145,25 @@ async def test_the_pages_need_a_manager_of_the_district(
     assert (await client.get("/staff/proposals/999999")).status_code == 404
 
 
+async def test_a_district_administrator_runs_only_the_districts_cycles(
+        client: httpx.AsyncClient, mahallas: list[int]) -> None:
+    manager = await make_manager("planner")
+    beruniy_cycle = await services.create_cycle(manager, cycle_form())
+    await as_staff(client, "beruniy.admin", Grant(Role.ADMINISTRATOR, KARAKALPAKSTAN, BERUNIY))
+    assert 'href="/staff/cycles"' in (await client.get("/staff")).text
+    assert (await client.get(f"/staff/cycles/{beruniy_cycle}")).status_code == 200
+    new = await client.get("/staff/cycles/new")
+    assert new.status_code == 200 and f'name="district_id" value="{BERUNIY}"' in new.text
+    refused = await submit(client, "/staff/cycles/new", **cycle_fields(district_id=str(CHORTOQ)))
+    assert refused.status_code == 403
+    created = await submit(client, "/staff/cycles/new", **cycle_fields())
+    assert created.status_code == 302
+    assert await Cycle.count() == 2
+    chortoq_cycle = await services.create_cycle(await make_manager("chortoq", CHORTOQ),
+                                                cycle_form(CHORTOQ))
+    assert (await client.get(f"/staff/cycles/{chortoq_cycle}")).status_code == 403
+
+
 # -- creating a cycle ------------------------------------------------------------------------
 
 async def test_an_official_creates_a_cycle(client: httpx.AsyncClient,

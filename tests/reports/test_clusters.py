@@ -200,8 +200,8 @@ async def test_bad_queries_are_refused(db: str) -> None:
         await clusters.features(BERUNIY_BOX, 12, Filters(category="unicorns"))
 
 
-def test_defaults_cover_the_pilot_districts() -> None:
-    west, south, east, north = clusters.pilot_bbox()
+async def test_defaults_cover_the_pilot_districts(db: str) -> None:
+    west, south, east, north = await clusters.pilot_bbox()
     for lat, lon in (BERUNIY_POINT, CHORTOQ_POINT, (38.206, 67.199)):
         assert west <= lon <= east and south <= lat <= north
     assert clusters.zoom_for(clusters.WORLD) == 2

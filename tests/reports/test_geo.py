@@ -38,12 +38,12 @@ def without_chortoq(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     (BERUNIY_POINT, BERUNIY), (CHORTOQ_POINT, CHORTOQ), (BOYSUN_POINT, BOYSUN),
     (TASHKENT_POINT, None), ((40.1, 65.4), None), ((0.0, 0.0), None),
 ])
-def test_the_pilot_district_of_a_point(point: tuple[float, float], district_id: int | None
-                                       ) -> None:
-    assert geo.pilot_district_at(*point) == district_id
+async def test_the_pilot_district_of_a_point(db: str, point: tuple[float, float],
+                                             district_id: int | None) -> None:
+    assert await geo.pilot_district_at(*point) == district_id
 
 
-def test_every_pilot_district_has_a_rectangle_around_its_centre() -> None:
+async def test_every_pilot_district_has_a_rectangle_around_its_centre(db: str) -> None:
     bounds = geo.district_bounds()
     for district_id in (BERUNIY, CHORTOQ, BOYSUN):
         rectangle = bounds[district_id]
@@ -53,15 +53,16 @@ def test_every_pilot_district_has_a_rectangle_around_its_centre() -> None:
         assert rectangle.contains(rectangle.south, rectangle.west)
         assert rectangle.contains(rectangle.north, rectangle.east)
         assert not rectangle.contains(rectangle.north + 0.001, rectangle.east)
-        assert geo.pilot_district_at(*rectangle.centre) == district_id
+        assert await geo.pilot_district_at(*rectangle.centre) == district_id
 
 
-def test_a_district_left_out_of_the_pilot_is_ignored(without_chortoq: None) -> None:
+async def test_a_district_left_out_of_the_pilot_is_ignored(db: str, without_chortoq: None
+                                                           ) -> None:
     assert get_settings().pilot_districts == (BERUNIY, BOYSUN)
     assert CHORTOQ in geo.district_bounds()
-    assert not geo.is_pilot(CHORTOQ)
-    assert geo.pilot_district_at(*CHORTOQ_POINT) is None
-    assert geo.pilot_district_at(*BERUNIY_POINT) == BERUNIY
+    assert not await geo.is_pilot(CHORTOQ)
+    assert await geo.pilot_district_at(*CHORTOQ_POINT) is None
+    assert await geo.pilot_district_at(*BERUNIY_POINT) == BERUNIY
 
 
 async def test_reports_outside_the_configured_pilot_are_refused(db: str, without_chortoq: None

@@ -199,7 +199,7 @@ async def test_a_mahalla_without_a_centre_uses_the_district_centre(db: str) -> N
 
 async def test_a_mahalla_outside_the_pilot_districts_is_refused(db: str) -> None:
     # Amudaryo, Beruniy's neighbour, is not a pilot district.
-    assert not geo.is_pilot(AMUDARYO)
+    assert not await geo.is_pilot(AMUDARYO)
     await geo.import_mahallas("district_id,name_uz,latitude,longitude\n"
                               f"{AMUDARYO},Chetdagi MFY,42.3,60.0\n".encode())
     elsewhere = await mahalla_id(AMUDARYO, "Chetdagi MFY")

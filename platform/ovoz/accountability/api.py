@@ -91,7 +91,7 @@ class ScorecardsApi(Controller):
     ) -> dict[str, Any]:
         as_of = obligations.now()
         period = _period(start, end, clock.local_day(as_of))
-        pilots = get_settings().pilot_districts
+        pilots = await geo.pilot_district_ids()
         if district_id is not None:
             if district_id not in pilots or (district := await geo.district(district_id)
                                              ) is None:

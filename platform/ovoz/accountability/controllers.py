@@ -104,7 +104,7 @@ class PeriodChoice:
 
 
 async def _pilot(district_id: int) -> dict[str, Any]:
-    if district_id not in get_settings().pilot_districts:
+    if not await geo.is_pilot(district_id):
         raise NotFoundException()
     district = await geo.district(district_id)
     if district is None:

@@ -117,7 +117,7 @@ async def _districts(staff: StaffMember, period: scorecards.Period | None, as_of
     """Every pilot district, in the configured order, with its figures when the period is
     good."""
     pilots = [row for row in [await geo.district(district_id)
-                              for district_id in get_settings().pilot_districts] if row]
+                              for district_id in await geo.pilot_district_ids()] if row]
     ids = [row["id"] for row in pilots]
     table = await scorecards.league(ids, period, as_of) if period else {}
     counts = await watchlist.report_counts(staff.id, ids)

@@ -137,13 +137,13 @@ class AccountabilityReportsController(Controller):
                     district: Filter = None) -> Template:
         district_id = chosen_id(district)
         found = await periodic.published(district_id, page_number, get_settings().page_size)
-        names = await _district_names(
-            [*get_settings().pilot_districts, *(row["district"] for row in found.items)])
+        pilots = await geo.pilot_district_ids()
+        names = await _district_names([*pilots, *(row["district"] for row in found.items)])
         items = [_listed(row, names) for row in found.items]
         return await page(
             request, "accountability/reports/index.html", reports=found, items=items,
             district=district_id, districts=[(district_id, names[district_id])
-                                             for district_id in get_settings().pilot_districts
+                                             for district_id in pilots
                                              if district_id in names])
 
     @get("/{file_name:str}", name="accountability:report")

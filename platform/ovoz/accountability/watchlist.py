@@ -25,7 +25,6 @@ from ovoz.pagination import Page, paginate
 from ovoz.petitions import services as petitions
 from ovoz.planning import services as planning
 from ovoz.reports import services as reports
-from ovoz.settings import get_settings
 from ovoz.web.opendata import MAX_ID
 
 DISTRICT, REPORT, PETITION, PROPOSAL = "district", "report", "petition", "proposal"
@@ -65,7 +64,7 @@ def _checked_kind(kind: str) -> None:
 
 
 async def _district_place(district_id: int) -> Place:
-    if district_id not in get_settings().pilot_districts:
+    if not await geo.is_pilot(district_id):
         raise WatchError("not_pilot", "ref")
     district = await geo.district(district_id)
     if district is None:

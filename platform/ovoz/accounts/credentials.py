@@ -174,16 +174,30 @@ def verify_totp(
 # Recovery codes
 
 
+def _random_groups(count: int) -> str:
+    """`count` groups of random letters and digits, easy to read out and type: "k7f3-9qpa"."""
+    return "-".join(
+        "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_GROUP_LENGTH))
+        for _ in range(count)
+    )
+
+
 def new_recovery_codes(count: int = 10) -> list[str]:
     """`count` distinct codes like "k7f3-9qpa-2mxd" (60 random bits each), shown once."""
     codes: set[str] = set()
     while len(codes) < count:
-        groups = (
-            "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_GROUP_LENGTH))
-            for _ in range(RECOVERY_GROUPS)
-        )
-        codes.add("-".join(groups))
+        codes.add(_random_groups(RECOVERY_GROUPS))
     return sorted(codes)
+
+
+def new_password(username: str) -> str:
+    """A first password for a new staff account, made when the administrator gives none and
+    shown once: five groups like a recovery code's (100 random bits), that the password rules
+    accept for this username."""
+    while True:
+        password = _random_groups(RECOVERY_GROUPS + 2)
+        if not password_problems(password, username):
+            return password
 
 
 def recovery_code_digest(code: str) -> str:

@@ -2,6 +2,10 @@
 
 Pure code, no database and no HTTP: the caller loads the person's active grants (revoked ones
 are left out there) and the place of the item, and the web layer turns PermissionDenied into 403.
+
+An administrator is national, or of one district: a district administrator runs that district's
+mahallas, departments and routing, budget cycles and staff roles, but moderates, monitors and
+reads the audit trail nowhere (see NATIONAL_ADMINISTRATOR_ACTIONS).
 """
 
 from __future__ import annotations
@@ -52,6 +56,11 @@ ROLE_ACTIONS: Final[Mapping[Role, frozenset[Action]]] = MappingProxyType({
 # A budgeting cycle and the district's departments are the whole district's: an official
 # limited to one department, or of the regional hokimiyat, manages neither.
 WHOLE_DISTRICT_ACTIONS: Final = frozenset({Action.MANAGE_CYCLES, Action.MANAGE_DEPARTMENTS})
+# What only a national administrator does. Moderating the district's own content and watching
+# its hokimiyat belong to people independent of it, and the audit trail covers all staff; so a
+# district administrator, who works for the hokimiyat, gets none of these even inside it.
+NATIONAL_ADMINISTRATOR_ACTIONS: Final = frozenset({Action.MODERATE, Action.MONITOR,
+                                                   Action.VIEW_AUDIT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +110,9 @@ def validate_grant(grant: Grant) -> None:
     if grant.department_id is not None and grant.mahalla_id is not None:
         raise ValueError("a department belongs to a district, not to a mahalla")
     match grant.role:
-        case Role.ADMINISTRATOR if grant.scope != NATIONAL:
-            raise ValueError("an administrator is national and takes no place")
+        case Role.ADMINISTRATOR if grant.scope not in (NATIONAL, _district_of(grant)):
+            raise ValueError("an administrator is national or of one district (no region "
+                             "alone, mahalla or department)")
         case Role.MODERATOR | Role.NGO_MONITOR if grant.district_id is not None:
             raise ValueError("a moderator or NGO monitor is national or scoped to one region")
         case Role.OFFICIAL if grant.region_id is None:
@@ -111,6 +121,11 @@ def validate_grant(grant: Grant) -> None:
             raise ValueError("an official is scoped to a district or a department, not a mahalla")
         case Role.MAHALLA_STAFF if grant.mahalla_id is None:
             raise ValueError("mahalla staff need a mahalla")
+
+
+def _district_of(grant: Grant) -> Place:
+    """The whole district the grant names (empty units stay empty, so no match for them)."""
+    return Place(grant.region_id, grant.district_id) if grant.district_id else NATIONAL
 
 
 def covers(grant: Grant, place: Place) -> bool:
@@ -162,6 +177,8 @@ def scopes(actor: Actor, action: Action) -> list[Grant]:
         and action in ROLE_ACTIONS[grant.role]
         and not (action in WHOLE_DISTRICT_ACTIONS
                  and (grant.department_id is not None or _regional_official(grant)))
+        and not (action in NATIONAL_ADMINISTRATOR_ACTIONS and grant.role == Role.ADMINISTRATOR
+                 and grant.scope != NATIONAL)
     ]
 
 
@@ -182,3 +199,23 @@ def allowed(actor: Actor, action: Action, place: Place = NATIONAL) -> bool:
 def require(actor: Actor, action: Action, place: Place = NATIONAL) -> None:
     if not allowed(actor, action, place):
         raise PermissionDenied(action, place)
+
+
+def roles_place(grant: Grant) -> Place:
+    """Where MANAGE_ROLES must reach to give or take back this grant: its own scope, so a
+    district administrator handles only grants inside the district (never a national or a
+    regional one); for an administrator's grant, the whole country, so administrators are made
+    and unmade only nationally."""
+    return NATIONAL if grant.role == Role.ADMINISTRATOR else grant.scope
+
+
+def may_manage_account(actor: Actor, grants: Sequence[Grant]) -> bool:
+    """Switching an account off or on, or resetting its authenticator, given the person's
+    active grants: a national administrator always; anyone else only when the person has a
+    role and every one of their roles is one the actor could take back. So a district
+    administrator never locks out an administrator, someone who also works elsewhere, or an
+    account without a role, which could be anybody's."""
+    if allowed(actor, Action.MANAGE_ROLES, NATIONAL):
+        return True
+    return bool(grants) and all(allowed(actor, Action.MANAGE_ROLES, roles_place(grant))
+                                for grant in grants)

@@ -16,20 +16,32 @@ from __future__ import annotations
 import json
 import math
 import re
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from piccolo.query.functions.aggregate import Count
 
 from ovoz.accounts import credentials
-from ovoz.accounts.permissions import Action, Grant, Place, Role, require, validate_grant
+from ovoz.accounts.permissions import (
+    NATIONAL,
+    Action,
+    Actor,
+    Grant,
+    PermissionDenied,
+    Place,
+    Role,
+    allowed,
+    may_manage_account,
+    require,
+    roles_place,
+    scopes,
+    validate_grant,
+)
 from ovoz.accounts.phones import InvalidPhone, parse_phone
 from ovoz.accounts.services import DISPLAY_NAME_LENGTH as RESIDENT_NAME_LENGTH
 from ovoz.accounts.tables import RecoveryCode, Resident, RoleGrant, StaffAccount, StaffAudit
-from ovoz.db import transaction
+from ovoz.db import is_unique_violation, transaction
 from ovoz.geo.tables import District, Mahalla, Region
 from ovoz.ledger import services as ledger
 from ovoz.pagination import Page, paginate
@@ -116,14 +128,28 @@ def _check_actor(actor: Identity | None, action: Action, place: Place | None = N
         require(actor, action, place or Place())
 
 
-async def _audit(actor_id: int | None, action: str, subject: str, at: datetime,
-                 detail: dict[str, Any] | None = None) -> None:
+def require_role_manager(actor: Actor | None) -> None:
+    """Managing roles somewhere: a national or a district administrator. Where each grant
+    lies is checked on its own, once its places are resolved."""
+    if actor is not None and not scopes(actor, Action.MANAGE_ROLES):
+        raise PermissionDenied(Action.MANAGE_ROLES, NATIONAL)
+
+
+def _check_grant_change(actor: Identity | None, grant: Grant) -> None:
+    _check_actor(actor, Action.MANAGE_ROLES, roles_place(grant))
+
+
+async def _check_account_manager(actor: Identity | None, staff_id: int) -> None:
+    """Switching the account off or resetting its authenticator (see may_manage_account)."""
+    if actor is not None and not may_manage_account(actor, await _grants_of(staff_id)):
+        raise PermissionDenied(Action.MANAGE_ROLES, NATIONAL)
+
+
+async def audit(actor_id: int | None, action: str, subject: str, at: datetime,
+                detail: dict[str, Any] | None = None) -> None:
+    """A StaffAudit row: who among staff did what. Other domains' staff changes use it too."""
     await StaffAudit.insert(StaffAudit(actor=actor_id, action=action, subject=subject,
                                        detail=json.dumps(detail or {}, sort_keys=True), at=at))
-
-
-def _is_unique_violation(error: BaseException) -> bool:
-    return isinstance(error, sqlite3.IntegrityError | asyncpg.UniqueViolationError)
 
 
 def _seconds(delta: timedelta) -> int:
@@ -161,6 +187,29 @@ def _check_password(password: str, username: str) -> None:
                          codes=problems)
 
 
+def _check_email(email: str) -> str:
+    address = email.strip()
+    if address and not EMAIL.fullmatch(address):
+        raise StaffError("email", "invalid", f"{address!r} is not an e-mail address")
+    return address
+
+
+def new_account_problems(username: str, display_name: str, password: str, email: str = ""
+                         ) -> list[StaffError]:
+    """Every problem with a new account's fields, so that a form shows them all at once
+    (create_staff stops at the first)."""
+    problems = []
+    for check in (lambda: _check_username(username),
+                  lambda: _check_display_name(display_name),
+                  lambda: _check_password(password, username.strip()),
+                  lambda: _check_email(email)):
+        try:
+            check()
+        except StaffError as error:
+            problems.append(error)
+    return problems
+
+
 async def staff_account(staff_id: int) -> dict[str, Any] | None:
     return await StaffAccount.select(*_PUBLIC_COLUMNS).where(StaffAccount.id == staff_id).first()
 
@@ -170,15 +219,16 @@ async def create_staff(username: str, display_name: str, password: str, *,
                        email: str = "") -> tuple[dict[str, Any], str]:
     """Create a staff account (and, with `grants`, its roles, all or nothing) with a new TOTP
     secret whose enrolment the first sign-in confirms. Returns the account and the otpauth://
-    URI for an authenticator app: show it once."""
-    _check_actor(actor, Action.MANAGE_ROLES)
+    URI for an authenticator app: show it once. A district administrator may create accounts
+    (to give them roles in the district after) and give only grants inside the district."""
+    require_role_manager(actor)
     name = _check_username(username)
     shown_name = _check_display_name(display_name)
     _check_password(password, name)
-    email = email.strip()
-    if email and not EMAIL.fullmatch(email):
-        raise StaffError("email", "invalid", f"{email!r} is not an e-mail address")
+    email = _check_email(email)
     resolved = [await resolve_grant(grant) for grant in grants]
+    for grant in resolved:
+        _check_grant_change(actor, grant)
     if await StaffAccount.exists().where(StaffAccount.username == name):
         raise _taken(name)
     password_hash = await credentials.hash_password(password)
@@ -193,12 +243,12 @@ async def create_staff(username: str, display_name: str, password: str, *,
                 totp_secret=secret, created_at=created, email=email,
             ))
             staff_id = inserted[0]["id"]
-            await _audit(_actor_id(actor), "staff.created", f"staff:{staff_id}", created)
+            await audit(_actor_id(actor), "staff.created", f"staff:{staff_id}", created)
             await ledger.record("accounts.staff_created", f"staff:{staff_id}", {})
             for grant in resolved:
                 await _insert_grant(staff_id, grant, _actor_id(actor), created)
     except Exception as error:
-        if _is_unique_violation(error):
+        if is_unique_violation(error):
             raise _taken(name) from None
         raise
     row = await staff_account(staff_id)
@@ -219,7 +269,7 @@ async def sign_out_everywhere(staff_id: int) -> None:
 
 async def set_disabled(staff_id: int, disabled: bool, *, actor: Identity | None) -> None:
     """Switch an account off (it can no longer sign in; its sessions end) or back on."""
-    _check_actor(actor, Action.MANAGE_ROLES)
+    await _check_account_manager(actor, staff_id)
     if actor is not None and actor.staff is not None and actor.staff["id"] == staff_id:
         raise StaffError("staff_id", "self", "administrators cannot switch off their own account")
     at = current_time()
@@ -229,14 +279,14 @@ async def set_disabled(staff_id: int, disabled: bool, *, actor: Identity | None)
             StaffAccount.session_epoch: StaffAccount.session_epoch + 1,
         }).where(StaffAccount.id == staff_id)
         action = "staff.disabled" if disabled else "staff.enabled"
-        await _audit(_actor_id(actor), action, f"staff:{staff_id}", at)
+        await audit(_actor_id(actor), action, f"staff:{staff_id}", at)
         await ledger.record(f"accounts.{action.split('.')[1]}", f"staff:{staff_id}", {})
 
 
 async def reset_second_factor(staff_id: int, *, actor: Identity | None) -> None:
     """For a lost phone: a new authenticator secret, old recovery codes void, sessions ended;
     the next sign-in enrols again."""
-    _check_actor(actor, Action.MANAGE_ROLES)
+    await _check_account_manager(actor, staff_id)
     at = current_time()
     async with transaction():
         await StaffAccount.update({
@@ -245,7 +295,7 @@ async def reset_second_factor(staff_id: int, *, actor: Identity | None) -> None:
             StaffAccount.session_epoch: StaffAccount.session_epoch + 1,
         }).where(StaffAccount.id == staff_id)
         await RecoveryCode.delete().where(RecoveryCode.staff == staff_id)
-        await _audit(_actor_id(actor), "totp.reset", f"staff:{staff_id}", at)
+        await audit(_actor_id(actor), "totp.reset", f"staff:{staff_id}", at)
 
 
 # Roles
@@ -305,7 +355,7 @@ async def _insert_grant(staff_id: int, grant: Grant, actor_id: int | None, at: d
     ))
     grant_id = inserted[0]["id"]
     payload = _grant_payload(grant, grant_id)
-    await _audit(actor_id, "role.granted", f"staff:{staff_id}", at, payload)
+    await audit(actor_id, "role.granted", f"staff:{staff_id}", at, payload)
     await ledger.record("accounts.role_granted", f"staff:{staff_id}", payload)
     return grant_id
 
@@ -321,8 +371,9 @@ async def grant_role(staff_id: int, grant: Grant, *, actor: Identity | None = No
                      ) -> dict[str, Any]:
     """Give the person a role over a place. Their sessions end (the epoch goes up), so the next
     sign-in starts a new session with the new roles."""
-    _check_actor(actor, Action.MANAGE_ROLES)
+    require_role_manager(actor)
     resolved = await resolve_grant(grant)
+    _check_grant_change(actor, resolved)
     granted = current_time()
     async with transaction():
         if not await StaffAccount.exists().where(StaffAccount.id == staff_id):
@@ -349,13 +400,14 @@ def _equal(column: Any, value: int | None) -> Any:
 
 async def revoke_role(grant_id: int, *, actor: Identity | None) -> None:
     """Take a role back; the person's sessions end."""
-    _check_actor(actor, Action.MANAGE_ROLES)
+    require_role_manager(actor)
     revoked = current_time()
     async with transaction():
         row = await RoleGrant.select(*_GRANT_COLUMNS, RoleGrant.revoked_at).where(
             RoleGrant.id == grant_id).first()
         if row is None:
             raise StaffError("grant", "unknown", f"there is no role grant {grant_id}")
+        _check_grant_change(actor, _as_grant(row))
         done = await RoleGrant.update({
             RoleGrant.revoked_at: revoked, RoleGrant.revoked_by: _actor_id(actor),
         }).where((RoleGrant.id == grant_id) & RoleGrant.revoked_at.is_null()).returning(
@@ -364,7 +416,7 @@ async def revoke_role(grant_id: int, *, actor: Identity | None) -> None:
             raise StaffError("grant", "revoked", f"role grant {grant_id} is already revoked")
         staff_id = row["staff"]
         payload = _grant_payload(row, grant_id)
-        await _audit(_actor_id(actor), "role.revoked", f"staff:{staff_id}", revoked, payload)
+        await audit(_actor_id(actor), "role.revoked", f"staff:{staff_id}", revoked, payload)
         await ledger.record("accounts.role_revoked", f"staff:{staff_id}", payload)
         await sign_out_everywhere(staff_id)
 
@@ -375,21 +427,39 @@ async def roles(staff_id: int) -> list[dict[str, Any]]:
     return await _active_grants(RoleGrant.staff == staff_id)
 
 
-async def staff_list() -> list[dict[str, Any]]:
-    """Everyone on the staff, by username: id, username, display_name, enrolled, disabled and
-    their active grants, for the administrators' page."""
+def _as_grant(row: dict[str, Any]) -> Grant:
+    return Grant(role=Role(row["role"]), region_id=row["region"], district_id=row["district"],
+                 mahalla_id=row["mahalla"], department_id=row["department_id"])
+
+
+async def _grants_of(staff_id: int) -> list[Grant]:
+    return [_as_grant(row) for row in await roles(staff_id)]
+
+
+async def staff_list(actor: Actor) -> list[dict[str, Any]]:
+    """The staff an administrator handles, by username: id, username, display_name, enrolled,
+    disabled, their active grants (each with `may_revoke`) and `may_manage` (switching off,
+    a new authenticator). A national administrator sees everyone; a district administrator
+    the people with a role they could take back, and those with no role at all, so that a
+    new account can get its first one."""
     people = await StaffAccount.select(*_PUBLIC_COLUMNS).order_by(StaffAccount.username)
     grants: dict[int, list[dict[str, Any]]] = {}
     for grant in await _active_grants():
-        grants.setdefault(grant["staff"], []).append(grant)
-    return [
-        {"id": person["id"], "username": person["username"],
-         "display_name": person["display_name"],
-         "enrolled": person["totp_enrolled_at"] is not None,
-         "disabled": person["disabled_at"] is not None,
-         "grants": grants.get(person["id"], [])}
-        for person in people
-    ]
+        may_revoke = allowed(actor, Action.MANAGE_ROLES, roles_place(_as_grant(grant)))
+        grants.setdefault(grant["staff"], []).append({**grant, "may_revoke": may_revoke})
+    listed = []
+    for person in people:
+        held = grants.get(person["id"], [])
+        if held and not any(grant["may_revoke"] for grant in held):
+            continue
+        listed.append({
+            "id": person["id"], "username": person["username"],
+            "display_name": person["display_name"],
+            "enrolled": person["totp_enrolled_at"] is not None,
+            "disabled": person["disabled_at"] is not None, "grants": held,
+            "may_manage": may_manage_account(actor, [_as_grant(grant) for grant in held]),
+        })
+    return listed
 
 
 # Sign-in
@@ -562,7 +632,7 @@ async def confirm_enrolment(staff_id: int, code: str, now: datetime | None = Non
             RecoveryCode(staff=staff_id, digest=credentials.recovery_code_digest(recovery))
             for recovery in codes
         ))
-        await _audit(staff_id, "totp.enrolled", f"staff:{staff_id}", at)
+        await audit(staff_id, "totp.enrolled", f"staff:{staff_id}", at)
     return codes
 
 
@@ -605,7 +675,7 @@ async def confirm_residence(actor: Identity, resident_id: int, now: datetime | N
                 return
             raise StaffError("resident", "changed",
                              "the resident's home mahalla changed meanwhile; look again")
-        await _audit(_actor_id(actor), "residence.confirmed", f"resident:{resident_id}", at,
+        await audit(_actor_id(actor), "residence.confirmed", f"resident:{resident_id}", at,
                      {"mahalla_id": mahalla_id})
         # The ledger counts confirmations per mahalla; which resident stays out of it.
         await ledger.record("accounts.residence_confirmed", f"mahalla:{mahalla_id}", {})
@@ -644,12 +714,12 @@ async def register_resident(actor: Identity, mahalla_id: int, display_name: str,
                 household_contact=household, registered_by=_actor_id(actor), created_at=at,
             )).returning(Resident.id)
         except Exception as error:
-            if _is_unique_violation(error):
+            if is_unique_violation(error):
                 raise StaffError("phone", "taken",
                                  "this number already has an Ovoz account") from None
             raise
         resident_id = int(created[0]["id"])
-        await _audit(_actor_id(actor), "resident.registered", f"resident:{resident_id}", at,
+        await audit(_actor_id(actor), "resident.registered", f"resident:{resident_id}", at,
                      {"mahalla_id": mahalla_id, "own_phone": phone is not None,
                       "household_contact": household is not None})
         # Counted per mahalla, as confirmations are; which resident stays out of the ledger.

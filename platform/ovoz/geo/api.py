@@ -9,7 +9,6 @@ from litestar.params import QueryParameter
 
 from ovoz.geo import services
 from ovoz.i18n.locale import NAME_COLUMNS
-from ovoz.settings import get_settings
 from ovoz.web.errors import ApiError
 
 
@@ -39,7 +38,7 @@ class GeoApi(Controller):
         if region_id is not None and await services.region(region_id) is None:
             raise ApiError(404, "not_found", f"No region with id {region_id}.")
         rows = await services.districts(region_id)
-        pilots = get_settings().pilot_districts
+        pilots = await services.pilot_district_ids()
         return {
             "items": [
                 {"id": r["id"], "region_id": r["region"], "names": _names(r),

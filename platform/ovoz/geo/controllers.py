@@ -35,7 +35,7 @@ class PlacesController(Controller):
         counts = await services.mahalla_counts(d["id"] for d in districts)
         return await page(
             request, "geo/region.html", region=region, districts=districts, counts=counts,
-            pilots=get_settings().pilot_districts,
+            pilots=await services.pilot_district_ids(),
         )
 
     @get("/districts/{district_id:int}", name="geo:district")
@@ -56,7 +56,7 @@ class PlacesController(Controller):
             template = "geo/_mahallas.html"
         response = await page(
             request, template, district=district, region=region, mahallas=mahallas,
-            search=search or "", is_pilot=services.is_pilot(district_id),
+            search=search or "", is_pilot=await services.is_pilot(district_id),
         )
         # The same address is the whole page or, for htmx, only the list: caches (and the
         # browser's back button) must keep the two apart.

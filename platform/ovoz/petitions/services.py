@@ -37,6 +37,7 @@ from ovoz.accounts.permissions import (
 from ovoz.accounts.services import resident as resident_row
 from ovoz.accounts.services import verification_levels
 from ovoz.accounts.tables import RoleGrant
+from ovoz.administration import services as administration
 from ovoz.db import current_engine, transaction
 from ovoz.files import write_once
 from ovoz.geo import services as geo
@@ -260,13 +261,13 @@ async def eligibility(petition: dict[str, Any], resident: dict[str, Any]) -> Err
     return None
 
 
-def rules(level: str) -> PetitionRules:
-    return get_settings().petition_rules[level]
+async def rules(level: str) -> PetitionRules:
+    return await administration.petition_rules(level)
 
 
 async def threshold_for(level: str, area: Area) -> int:
     """The level's number, or its percentage of the area's population where that is known."""
-    chosen = rules(level)
+    chosen = await rules(level)
     if chosen.population_percent <= 0:
         return chosen.threshold
     mahallas = Mahalla.select(Mahalla.population)
@@ -469,7 +470,7 @@ async def moderate(staff: StaffMember, petition_id: int, approve: bool, reason: 
         if row["status"] != IN_MODERATION:
             raise PetitionError("not_in_moderation")
         if approve:
-            chosen = rules(row["level"])
+            chosen = await rules(row["level"])
             threshold = await threshold_for(row["level"], petition_area(row))
             await Petition.update({
                 Petition.status: OPEN, Petition.moderated_at: at, Petition.opened_at: at,
@@ -595,7 +596,7 @@ async def sign(petition_id: int, resident_id: int, *, channel: str = "web", addr
 async def _reach_threshold(row: dict[str, Any]) -> None:
     """open -> threshold_reached, once: the conditional update lets one signer through."""
     at = now()
-    due = clock.due_after(at, days=rules(row["level"]).response_days)
+    due = clock.due_after(at, days=(await rules(row["level"])).response_days)
     async with transaction():
         moved = await Petition.update({
             Petition.status: THRESHOLD_REACHED, Petition.threshold_reached_at: at,

@@ -21,7 +21,6 @@ from ovoz.i18n import locale
 from ovoz.notify import services as notify
 from ovoz.planning import services
 from ovoz.planning.tables import Cycle, Proposal
-from ovoz.settings import get_settings
 
 MARK = "Namuna:"
 DEMO_PLANNER = "demo-planner"
@@ -100,7 +99,7 @@ DELIVERY = (
 
 async def seed_demo() -> None:
     """Add the demo cycles once; later runs, or a district without mahallas yet, add nothing."""
-    pilots = get_settings().pilot_districts
+    pilots = await geo.pilot_district_ids()
     if not pilots:
         return
     district = await geo.district(pilots[0])
@@ -181,7 +180,7 @@ async def _proposals(planner: StaffMember, cycle_id: int, district_id: int,
     for index, idea in enumerate(ideas):
         mahalla = mahallas[index % len(mahallas)]
         lat, lon = mahalla["centre_lat"], mahalla["centre_lon"]
-        if lat is None or lon is None or geo.pilot_district_at(lat, lon) != district_id:
+        if lat is None or lon is None or await geo.pilot_district_at(lat, lon) != district_id:
             lat = lon = None
         proposal_id = await services.submit_proposal(
             authors[index % len(authors)], cycle_id, services.ProposalText(

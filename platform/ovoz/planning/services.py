@@ -24,7 +24,7 @@ from piccolo.query.functions.aggregate import Count
 from ovoz import ledger
 from ovoz.accountability import clock
 from ovoz.accountability import services as accountability
-from ovoz.accounts.permissions import Action, Place, StaffMember, allowed, require
+from ovoz.accounts.permissions import Action, Place, StaffMember, require
 from ovoz.accounts.services import public_name, verification_levels
 from ovoz.accounts.services import resident as resident_row
 from ovoz.db import current_engine, transaction
@@ -438,13 +438,7 @@ async def voting_cycles(district_ids: Sequence[int] | None, at: datetime | None 
 
 async def managed_districts(staff: StaffMember) -> list[dict[str, Any]]:
     """The districts whose cycles this staff member may manage."""
-    rows = []
-    for district_id in get_settings().pilot_districts:
-        district = await geo.district(district_id)
-        if district and allowed(staff, Action.MANAGE_CYCLES,
-                                Place(district["region"], district_id)):
-            rows.append(district)
-    return rows
+    return await geo.pilot_districts_where(staff, Action.MANAGE_CYCLES)
 
 
 # -- proposals --------------------------------------------------------------------------------
@@ -503,7 +497,7 @@ async def _checked_proposal(cycle: Mapping[str, Any], text: ProposalText) -> Pro
         raise PlanningError("bad_cost", "estimated_cost")
     if (text.lat is None) != (text.lon is None) or (
             text.lat is not None and text.lon is not None
-            and geo.pilot_district_at(text.lat, text.lon) != cycle["district"]):
+            and await geo.pilot_district_at(text.lat, text.lon) != cycle["district"]):
         raise PlanningError("bad_point", "lat")
     return ProposalText(title, description, text.category, text.mahalla_id,
                         text.estimated_cost, text.lat, text.lon)

@@ -194,7 +194,7 @@ class ReportsApi(Controller):
             description="registered on or before this day (Tashkent)")] = None,
     ) -> dict[str, Any]:
         try:
-            box = clusters.parse_bbox(bbox) if bbox else clusters.pilot_bbox()
+            box = clusters.parse_bbox(bbox) if bbox else await clusters.pilot_bbox()
             collection = await clusters.features(
                 box, clusters.zoom_for(box) if zoom is None else zoom,
                 services.Filters(

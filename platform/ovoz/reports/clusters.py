@@ -17,7 +17,6 @@ from ovoz.geo import services as geo
 from ovoz.i18n import locale
 from ovoz.reports import services
 from ovoz.reports.tables import Report
-from ovoz.settings import get_settings
 
 BBox = tuple[float, float, float, float]  # west, south, east, north, in degrees
 
@@ -66,10 +65,10 @@ def parse_bbox(text: str) -> BBox:
     return check_bbox(values)
 
 
-def pilot_bbox() -> BBox:
+async def pilot_bbox() -> BBox:
     """The rectangle around every pilot district (the world when none has bounds)."""
-    bounds = [b for district_id, b in geo.district_bounds().items()
-              if district_id in get_settings().pilot_districts]
+    pilots = await geo.pilot_district_ids()
+    bounds = [b for district_id, b in geo.district_bounds().items() if district_id in pilots]
     if not bounds:
         return WORLD
     return (min(b.west for b in bounds), min(b.south for b in bounds),

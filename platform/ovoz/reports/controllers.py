@@ -130,10 +130,10 @@ async def uploaded_photos(data: dict[str, Any], errors: FormErrors) -> list[stor
     return photos
 
 
-def photo_position(photos: list[storage.StoredPhoto]) -> tuple[float, float] | None:
+async def photo_position(photos: list[storage.StoredPhoto]) -> tuple[float, float] | None:
     """The first position a fresh photo carries, when it lies in a pilot district."""
     for photo in photos:
-        if photo.gps is not None and geo.pilot_district_at(*photo.gps) is not None:
+        if photo.gps is not None and await geo.pilot_district_at(*photo.gps) is not None:
             return photo.gps
     return None
 
@@ -279,7 +279,7 @@ class ReportsController(Controller):
             errors.add("location", locale.gettext(
                 "The map position is not right. Place the pin again, or leave it empty and "
                 "choose the mahalla."))
-        taken_at = photo_position(photos) if not (values["lat"] or values["lon"]) else None
+        taken_at = await photo_position(photos) if not (values["lat"] or values["lon"]) else None
         if taken_at is not None:
             # The photo knows where it was taken: offer that as the place, to be checked.
             values["lat"], values["lon"] = (f"{taken_at[0]:.6f}", f"{taken_at[1]:.6f}")

@@ -13,7 +13,6 @@ from ovoz.accounts.tables import Resident, StaffAccount
 from ovoz.geo import services as geo
 from ovoz.geo.tables import District
 from ovoz.reports import services
-from ovoz.settings import get_settings
 
 DEMO_NAME = "Namuna (demo)"
 DEMO_OFFICIAL = "demo-official"
@@ -69,5 +68,5 @@ async def demo_official() -> dict[str, Any]:
 
 async def pilot_districts() -> list[dict[str, Any]]:
     return await District.select(District.id, District.region).where(
-        District.id.is_in(list(get_settings().pilot_districts) or [-1]))
+        District.id.is_in(list(await geo.pilot_district_ids()) or [-1]))
 

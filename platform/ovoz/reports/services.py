@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
@@ -23,6 +24,7 @@ from ovoz import ledger
 from ovoz.accountability import clock
 from ovoz.accountability import services as accountability
 from ovoz.accounts.permissions import (
+    NATIONAL,
     Action,
     PermissionDenied,
     Place,
@@ -30,7 +32,8 @@ from ovoz.accounts.permissions import (
     require,
     scopes,
 )
-from ovoz.db import current_engine, transaction
+from ovoz.accounts.staff import audit
+from ovoz.db import current_engine, is_unique_violation, transaction
 from ovoz.geo import services as geo
 from ovoz.geo.tables import District, Mahalla
 from ovoz.i18n import locale
@@ -94,7 +97,8 @@ ErrorCode = Literal[
     "not_open", "own_report", "bad_transition", "note_required", "note_too_long",
     "unknown_original", "referral_too_late", "referred_to_required", "already_extended",
     "bad_extension", "unknown_department", "bad_area", "not_fixed", "not_involved",
-    "already_answered", "not_verified",
+    "already_answered", "not_verified", "bad_code", "code_taken", "unknown_group",
+    "name_required", "name_too_long", "bad_response_days", "bad_position", "department_taken",
 ]
 
 
@@ -129,22 +133,19 @@ def now() -> datetime:
 # -- categories and departments ---------------------------------------------------------------
 
 async def load_categories() -> int:
-    """Insert or refresh the categories of seeds/categories.csv; safe to run again."""
+    """Insert the categories of seeds/categories.csv that are missing; safe to run again. A
+    category already there is left as it is: administrators edit names, answer times and order
+    in the browser, and `ovoz seed` (run at every start of ./scripts/demo) must not undo that."""
     with (ROOT / "seeds" / "categories.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     async with transaction():
         for position, row in enumerate(rows):
-            values = {
-                Category.group: row["group"], Category.name_uz: row["name_uz"],
-                Category.name_uz_cyrl: row["name_uz_cyrl"], Category.name_ru: row["name_ru"],
-                Category.name_en: row["name_en"],
-                Category.response_days: int(row["response_days"]), Category.position: position,
-            }
-            updated = await Category.update(values).where(Category.code == row["code"]
-                                                          ).returning(Category.id)
-            if not updated:
-                await Category.insert(Category(code=row["code"], **{
-                    column._meta.name: value for column, value in values.items()}))
+            await Category.insert(Category(
+                code=row["code"], group=row["group"], name_uz=row["name_uz"],
+                name_uz_cyrl=row["name_uz_cyrl"], name_ru=row["name_ru"],
+                name_en=row["name_en"], response_days=int(row["response_days"]),
+                position=position,
+            )).on_conflict(target=Category.code, action="DO NOTHING")
     return len(rows)
 
 
@@ -160,6 +161,123 @@ async def category_names() -> dict[int, dict[str, str]]:
 
 async def category_by_code(code: str) -> dict[str, Any] | None:
     return await Category.select().where(Category.code == code).first()
+
+
+# Codes are also the Open311 service codes: lower-case, and at most one dot between a group and
+# a kind, as the shipped ones ("roads.pothole").
+CATEGORY_CODE: Final = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?")
+CATEGORY_CODE_LENGTH: Final = 40
+CATEGORY_NAME_LENGTH: Final = 120
+CATEGORY_NAMES: Final = tuple(locale.NAME_COLUMNS.values())
+# The Law on Appeals answers an appeal within 15 days, within a month where it needs study;
+# beyond that only by the one extension (MAX_EXTENSION_DAYS). A kind of problem gets no more.
+MAX_RESPONSE_DAYS: Final = 30
+MAX_POSITION: Final = 10_000
+
+
+async def category(category_id: int) -> dict[str, Any] | None:
+    return await Category.select().where(Category.id == category_id).first()
+
+
+async def category_groups() -> list[str]:
+    """The groups the categories are filed under (roads, waste, ...): a new category joins
+    one of them, since the map's filters and Open311 clients know them."""
+    rows = await Category.select(Category.group).distinct().order_by(Category.group)
+    return [row["group"] for row in rows]
+
+
+def _whole(text: str, low: int, high: int) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdecimal() and low <= int(text) <= high else None
+
+
+async def category_problems(typed: Mapping[str, str], category_id: int | None = None
+                            ) -> tuple[dict[str, Any], list[ReportError]]:
+    """A category form's values by column, and every problem with them, so the form shows
+    them all at once. Without `category_id` it is a new one, with its code and group; an
+    empty position puts it last. The Cyrillic name is made from the Latin one when empty."""
+    problems: list[ReportError] = []
+    values: dict[str, Any] = {column: " ".join(typed.get(column, "").split())
+                              for column in CATEGORY_NAMES}
+    values["name_uz_cyrl"] = values["name_uz_cyrl"] or to_cyrillic(values["name_uz"])
+    if category_id is None:
+        values["code"] = typed.get("code", "").strip()
+        if (len(values["code"]) > CATEGORY_CODE_LENGTH
+                or not CATEGORY_CODE.fullmatch(values["code"])):
+            problems.append(ReportError("bad_code", "code"))
+        elif await category_by_code(values["code"]) is not None:
+            problems.append(ReportError("code_taken", "code"))
+        values["group"] = typed.get("group", "").strip()
+        if values["group"] not in await category_groups():
+            problems.append(ReportError("unknown_group", "group"))
+    if not values["name_uz"]:
+        problems.append(ReportError("name_required", "name_uz"))
+    problems += [ReportError("name_too_long", column) for column in CATEGORY_NAMES
+                 if len(values[column]) > CATEGORY_NAME_LENGTH]
+    values["response_days"] = _whole(typed.get("response_days", ""), 1, MAX_RESPONSE_DAYS)
+    if values["response_days"] is None:
+        problems.append(ReportError("bad_response_days", "response_days"))
+    if not typed.get("position", "").strip() and category_id is None:
+        last = await Category.select(Category.position).order_by(
+            Category.position, ascending=False).first()
+        values["position"] = last["position"] + 1 if last else 0
+    else:
+        values["position"] = _whole(typed.get("position", ""), 0, MAX_POSITION)
+        if values["position"] is None:
+            problems.append(ReportError("bad_position", "position"))
+    return values, problems
+
+
+async def add_category(staff: StaffMember, typed: Mapping[str, str]) -> int:
+    """A national administrator adds a kind of problem (see category_problems); it is offered
+    to residents at once and nothing is routed to a department until a district says so.
+    Raises the first ReportError; returns the id."""
+    require(staff, Action.MANAGE_PLACES, NATIONAL)
+    values, problems = await category_problems(typed)
+    if problems:
+        raise problems[0]
+    at = now()
+    async with transaction():
+        inserted = await Category.insert(Category(**values)).on_conflict(
+            target=Category.code, action="DO NOTHING").returning(Category.id)
+        if not inserted:
+            raise ReportError("code_taken", "code")
+        category_id = int(inserted[0]["id"])
+        await audit(staff.id, "category.added", f"category:{category_id}", at,
+                    {"code": values["code"]})
+        # "category" names the code, as in reports.created ("code" reads as a secret there).
+        await ledger.record("reports.category_added", f"category:{category_id}", {
+            "category": values["code"], "group": values["group"],
+            "response_days": values["response_days"]})
+    return category_id
+
+
+async def update_category(staff: StaffMember, category_id: int, typed: Mapping[str, str]
+                          ) -> list[str]:
+    """A national administrator changes a category's names, answer time or place in the list
+    (its code and group stay: clients and links know them). A new answer time applies to
+    reports registered from now on; those already in keep the due date they were given.
+    Returns the columns that changed; raises the first ReportError."""
+    require(staff, Action.MANAGE_PLACES, NATIONAL)
+    current = await category(category_id)
+    if current is None:
+        raise ReportError("not_found")
+    values, problems = await category_problems(typed, category_id)
+    if problems:
+        raise problems[0]
+    changed = sorted(column for column, value in values.items() if current[column] != value)
+    if not changed:
+        return []
+    at = now()
+    async with transaction():
+        await Category.update({Category._meta.get_column_by_name(column): values[column]
+                               for column in changed}).where(Category.id == category_id)
+        await audit(staff.id, "category.changed", f"category:{category_id}", at,
+                    {"code": current["code"], "changed": changed})
+        await ledger.record("reports.category_changed", f"category:{category_id}", {
+            "category": current["code"], "changed": changed,
+            "response_days": values["response_days"]})
+    return changed
 
 
 async def departments(district_id: int) -> list[dict[str, Any]]:
@@ -178,25 +296,64 @@ async def _district_place(district_id: int) -> Place:
     return Place(row["region"], district_id)
 
 
-async def create_department(official: StaffMember, district_id: int, name_uz: str,
-                            name_ru: str = "", name_en: str = "") -> int:
-    require(official, Action.MANAGE_DEPARTMENTS, await _district_place(district_id))
+def _department_names(name_uz: str, name_ru: str, name_en: str) -> dict[str, str]:
+    """A department's four names as typed (the Cyrillic one made from the Latin)."""
     name_uz = " ".join(name_uz.split())
     if not name_uz:
         raise ReportError("unknown_department", "name_uz")
+    return {"name_uz": name_uz, "name_uz_cyrl": to_cyrillic(name_uz),
+            "name_ru": " ".join(name_ru.split()), "name_en": " ".join(name_en.split())}
+
+
+async def create_department(official: StaffMember, district_id: int, name_uz: str,
+                            name_ru: str = "", name_en: str = "") -> int:
+    """A district official or administrator (national, or of the district) adds a department;
+    the same Uzbek name again is the same department."""
+    require(official, Action.MANAGE_DEPARTMENTS, await _district_place(district_id))
+    names = _department_names(name_uz, name_ru, name_en)
+    at = now()
     async with transaction():
         inserted = await Department.insert(Department(
-            district=district_id, name_uz=name_uz, name_uz_cyrl=to_cyrillic(name_uz),
-            name_ru=" ".join(name_ru.split()), name_en=" ".join(name_en.split()),
-            created_at=now(),
+            district=district_id, created_at=at, **names,
         )).on_conflict(action="DO NOTHING").returning(Department.id)
         if not inserted:
             existing = await Department.select(Department.id).where(
-                (Department.district == district_id) & (Department.name_uz == name_uz)).first()
+                (Department.district == district_id)
+                & (Department.name_uz == names["name_uz"])).first()
             return existing["id"]
-        await ledger.record("reports.department_created", f"department:{inserted[0]['id']}",
+        department_id = inserted[0]["id"]
+        await audit(official.id, "department.created", f"department:{department_id}", at,
+                    {"district_id": district_id})
+        await ledger.record("reports.department_created", f"department:{department_id}",
                             {"district": district_id})
-        return inserted[0]["id"]
+        return department_id
+
+
+async def rename_department(official: StaffMember, department_id: int, name_uz: str,
+                            name_ru: str = "", name_en: str = "") -> None:
+    """Correct a department's names (its reports and routes stay with it)."""
+    current = await department(department_id)
+    if current is None:
+        raise ReportError("unknown_department", "department")
+    require(official, Action.MANAGE_DEPARTMENTS, await _district_place(current["district"]))
+    names = _department_names(name_uz, name_ru, name_en)
+    if all(current[column] == value for column, value in names.items()):
+        return
+    at = now()
+    try:
+        async with transaction():
+            await Department.update({Department._meta.get_column_by_name(column): value
+                                     for column, value in names.items()}).where(
+                Department.id == department_id)
+            await audit(official.id, "department.renamed", f"department:{department_id}", at,
+                        {"district_id": current["district"]})
+            await ledger.record("reports.department_renamed", f"department:{department_id}",
+                                {"district": current["district"]})
+    except Exception as error:
+        # Another department of the district already has the name.
+        if is_unique_violation(error):
+            raise ReportError("department_taken", "name_uz") from None
+        raise
 
 
 async def routes(district_id: int) -> dict[int, int]:
@@ -224,6 +381,8 @@ async def set_route(official: StaffMember, district_id: int, category_id: int,
                                          department=department_id)
                                  ).on_conflict(target=(Routing.district, Routing.category),
                                                action="DO UPDATE", values=[Routing.department])
+        await audit(official.id, "route.set", f"district:{district_id}", now(),
+                    {"category_id": category_id, "department_id": department_id})
         await ledger.record("reports.route_set", f"district:{district_id}",
                             {"category": category_id, "department": department_id})
 
@@ -240,7 +399,7 @@ async def _locate(draft: Draft) -> tuple[int, int | None, float, float, bool]:
         if not (math.isfinite(draft.lat) and math.isfinite(draft.lon)
                 and -90 <= draft.lat <= 90 and -180 <= draft.lon <= 180):
             raise ReportError("no_location", "location")
-        district_id = geo.pilot_district_at(draft.lat, draft.lon)
+        district_id = await geo.pilot_district_at(draft.lat, draft.lon)
         if district_id is None:
             raise ReportError("outside_pilot", "location")
         mahalla_id = draft.mahalla_id
@@ -257,7 +416,7 @@ async def _locate(draft: Draft) -> tuple[int, int | None, float, float, bool]:
     chosen = await geo.mahalla(draft.mahalla_id)
     if chosen is None:
         raise ReportError("unknown_mahalla", "mahalla_id")
-    if not geo.is_pilot(chosen["district"]):
+    if not await geo.is_pilot(chosen["district"]):
         raise ReportError("outside_pilot", "mahalla_id")
     if not draft.location_text.strip():
         raise ReportError("no_location", "location_text")
@@ -365,7 +524,7 @@ def _area(subject: str) -> tuple[float, float, int] | None:
 
 async def follow_area(resident_id: int, lat: float, lon: float, km: int) -> str:
     """Hear about new reports within km of a point in a pilot district."""
-    if geo.pilot_district_at(lat, lon) is None:
+    if await geo.pilot_district_at(lat, lon) is None:
         raise ReportError("outside_pilot", "location")
     subject = area_subject(lat, lon, km)
     await notify.follow(resident_id, subject)

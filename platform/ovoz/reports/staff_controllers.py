@@ -24,7 +24,6 @@ from ovoz.accounts.permissions import (
     PermissionDenied,
     Place,
     StaffMember,
-    allowed,
     require,
     scopes,
 )
@@ -170,17 +169,6 @@ def _ids(data: dict[str, Any], key: str) -> list[int]:
     return [int(v) for v in values if str(v).strip().isdigit()]
 
 
-async def _managed_districts(official: StaffMember) -> list[dict[str, Any]]:
-    """The pilot districts whose departments this person may set up."""
-    managed = []
-    for district_id in get_settings().pilot_districts:
-        district = await geo.district(district_id)
-        if district and allowed(official, Action.MANAGE_DEPARTMENTS,
-                                Place(district["region"], district_id)):
-            managed.append(district)
-    return managed
-
-
 class ReportsStaffController(Controller):
     path = "/staff"
     include_in_schema = False
@@ -221,7 +209,8 @@ class ReportsStaffController(Controller):
             statuses=services.STATUSES, mahallas=await services.mahalla_choices(districts),
             departments=[d for district_id in dict.fromkeys(districts)
                          for d in await services.departments(district_id)],
-            managed=await _managed_districts(official), acknowledged=acknowledged,
+            managed=await geo.pilot_districts_where(official, Action.MANAGE_DEPARTMENTS),
+            acknowledged=acknowledged,
             errors=FormErrors(),
         )
 
@@ -358,6 +347,30 @@ class ReportsStaffController(Controller):
         except services.ReportError:
             errors = FormErrors()
             errors.add("name_uz", locale.gettext("Give the department's name in Uzbek."))
+            return await self._departments(request, official, district_id, errors, values, 400)
+        return Redirect(f"/staff/districts/{district_id}/departments")
+
+    @post("/districts/{district_id:int}/departments/{department_id:int}",
+          name="reports:rename_department")
+    async def rename_department(self, request: Request, district_id: FromPath[int],
+                                department_id: FromPath[int], data: Form) -> Response[Any]:
+        official = sessions.staff_member(request)
+        if official is None:
+            return Redirect(SIGN_IN)
+        owner = await services.department(department_id)
+        if owner is None or owner["district"] != district_id:
+            raise NotFoundException()
+        prefix = f"d{department_id}-"
+        values = {f"{prefix}{key}": _text(data, key) for key in ("name_uz", "name_ru", "name_en")}
+        try:
+            await services.rename_department(official, department_id, _text(data, "name_uz"),
+                                             _text(data, "name_ru"), _text(data, "name_en"))
+        except services.ReportError as error:
+            errors = FormErrors()
+            errors.add(f"{prefix}name_uz", locale.gettext(
+                "Another department of the district has this name.")
+                if error.code == "department_taken"
+                else locale.gettext("Give the department's name in Uzbek."))
             return await self._departments(request, official, district_id, errors, values, 400)
         return Redirect(f"/staff/districts/{district_id}/departments")
 

@@ -1,0 +1,1 @@
+"""Administration: what national administrators change in the browser instead of litestar.toml."""
