@@ -187,6 +187,54 @@ def translit(script: str, text: tuple[str, ...]) -> None:
     click.echo(convert(" ".join(text)))
 
 
+def _backup_work(work: Callable[[], Awaitable[T]]) -> T:
+    from ovoz import backup
+
+    try:
+        return asyncio.run(work())
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    except Exception as error:
+        if _is_database_unreachable(error):
+            raise click.ClickException(f"cannot open the database: {error}") from None
+        raise
+
+
+@cli.command("backup")
+@click.argument("archive_path", metavar="FILE",
+                type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(archive_path: Path) -> None:
+    """Write the database and the uploaded files to FILE (a .tar.gz), while the site runs."""
+    from ovoz import backup
+
+    settings = get_settings()
+    manifest = _backup_work(lambda: backup.backup(settings.database_url, settings.upload_dir,
+                                                  archive_path))
+    click.echo(f"Backup written to {archive_path}: {sum(manifest.tables.values())} rows in "
+               f"{len(manifest.tables)} tables, {manifest.uploads} uploaded files, ledger head "
+               f"{manifest.ledger_seq} {manifest.ledger_hash or '-'}")
+
+
+@cli.command("restore")
+@click.argument("archive_path", metavar="FILE",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore_command(archive_path: Path) -> None:
+    """Restore FILE into the configured database, which must be new and empty, and the upload
+    folder; exit 1 unless every table's rows and the ledger head match the backup's."""
+    from ovoz import backup
+
+    settings = get_settings()
+    restored = _backup_work(lambda: backup.restore(archive_path, settings.database_url,
+                                                   settings.upload_dir))
+    if not restored.matches:
+        raise click.ClickException("the restore does not match the backup: "
+                                   + "; ".join(restored.differences))
+    click.echo(f"Restored {sum(restored.tables.values())} rows in {len(restored.tables)} "
+               f"tables and {restored.uploads} uploaded files; ledger head {restored.ledger_seq} "
+               f"{restored.ledger_hash or '-'}, as in the backup of "
+               f"{restored.manifest.created_at}.")
+
+
 @cli.group()
 def ledger() -> None:
     """The public ledger."""
