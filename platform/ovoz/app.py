@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
@@ -46,6 +47,7 @@ from ovoz.moderation.controllers import ModerationController, ModerationStaffCon
 from ovoz.notify.controllers import NotificationsController
 from ovoz.notify.worker import Worker
 from ovoz.opendata.controllers import OpenDataController
+from ovoz.operations.controllers import MetricsController, StatusController
 from ovoz.petitions.api import PetitionsApi
 from ovoz.petitions.controllers import PetitionsController
 from ovoz.petitions.feeds import PetitionFeedsController
@@ -72,6 +74,12 @@ YEAR = 365 * 24 * 3600
 
 # The SQLite driver logs every query with its parameters (phone numbers among them) at DEBUG.
 QUIET_LOGGERS = ("aiosqlite",)
+
+
+# Requests by method, route pattern (not the path, which would make a series per report) and
+# status, with their durations; the scrape itself and static files are left out.
+REQUEST_METRICS = PrometheusConfig(app_name="ovoz", prefix="ovoz", group_path=True,
+                                   exclude_unhandled_paths=True, exclude=["^/metrics", "^/static/"])
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -116,6 +124,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         guards=[refuse_honeypot],
         route_handlers=[
             HomeController,
+            MetricsController,
+            StatusController,
             PlacesController,
             MahallasStaffController,
             SignInController,
@@ -163,8 +173,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Room for a report's photos, each within its own limit, and a little for the form.
         request_max_body_size=(MAX_PHOTOS * settings.max_upload_mb + 1) * 1024 * 1024,
         state=State({"settings": settings, "sms_gateway": sms_gateway}),
-        middleware=[SecurityHeadersMiddleware(settings), LanguageMiddleware(),
-                    IdentityMiddleware()],
+        middleware=[REQUEST_METRICS.middleware, SecurityHeadersMiddleware(settings),
+                    LanguageMiddleware(), IdentityMiddleware()],
         # The API authenticates with bearer tokens, never cookies, so it needs no CSRF token.
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -61,22 +61,32 @@ def cli() -> None:
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes.")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the site with several worker processes."""
+    import os
+    import tempfile
+
     import uvicorn
 
     from ovoz import db
+    from ovoz.operations.controllers import MULTIPROCESS_DIR
+    from ovoz.web.logs import uvicorn_log_config
 
     settings = get_settings()
     if _run(db.pending_migrations):
         raise click.ClickException("the database is not up to date: run `ovoz migrate` first")
+    count = workers or settings.workers
+    if count > 1 and MULTIPROCESS_DIR not in os.environ:
+        # Fresh at every start: the workers of an earlier run left their figures there.
+        os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="ovoz-metrics-")
     click.echo(f"Ovoz on http://{host or settings.host}:{port or settings.port}/")
     uvicorn.run(
         "ovoz.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
-        workers=workers or settings.workers,
+        workers=count,
         proxy_headers=True,
         log_level="info",
+        log_config=uvicorn_log_config(settings.log_format) or uvicorn.config.LOGGING_CONFIG,
     )
 
 

@@ -64,6 +64,7 @@ class Settings:
     host: str
     port: int
     workers: int
+    log_format: str
     database_url: str
     sqlite_busy_timeout: float
     postgres_pool_size: int
@@ -309,6 +310,7 @@ _OPTIONS: tuple[tuple[str, str, str, Callable[[Any], Any], Any], ...] = (
     ("host", "server.host", "OVOZ_HOST", _text, "127.0.0.1"),
     ("port", "server.port", "OVOZ_PORT", _integer(1, 65535), 8000),
     ("workers", "server.workers", "OVOZ_WORKERS", _integer(1, 64), 2),
+    ("log_format", "server.log_format", "OVOZ_LOG_FORMAT", _one_of("text", "json"), "text"),
     ("database_url", "database.url", "OVOZ_DATABASE_URL", _database_url,
      "sqlite:///var/ovoz.sqlite3"),
     ("sqlite_busy_timeout", "database.sqlite_busy_timeout", "OVOZ_SQLITE_BUSY_TIMEOUT",

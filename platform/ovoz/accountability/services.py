@@ -151,6 +151,12 @@ def is_overdue(row: Mapping[str, Any], at: datetime | None = None) -> bool:
         row["resolved_at"] is None or row["resolved_at"] > row["due_at"])
 
 
+async def open_overdue_count(at: datetime | None = None) -> int:
+    """Obligations still open past their due moment, everywhere: for the operators' metrics."""
+    return await Obligation.count().where(Obligation.closed_at.is_null()
+                                          & (Obligation.due_at <= (at or now())))
+
+
 def place_of(row: Mapping[str, Any]) -> Place:
     return Place(row["region"], row["district"], row["mahalla"], row["department"])
 

@@ -107,6 +107,7 @@ class AdministrationController(Controller):
         return await page(
             request, "administration/hub.html",
             national=allowed(staff, Action.MANAGE_PLACES, NATIONAL),
+            sees_status=allowed(staff, Action.VIEW_AUDIT, NATIONAL),
             manages_roles=bool(scopes(staff, Action.MANAGE_ROLES)),
             mahalla_districts=await geo.pilot_districts_where(staff, Action.MANAGE_PLACES),
             department_districts=await geo.pilot_districts_where(staff, Action.MANAGE_DEPARTMENTS),

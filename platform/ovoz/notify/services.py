@@ -25,6 +25,7 @@ from ovoz.notify.tables import (
     Follow,
     InAppMessage,
     OutboxMessage,
+    ScheduledRun,
     TelegramLink,
     TelegramLinkCode,
 )
@@ -364,6 +365,30 @@ async def mark_all_read(recipient_kind: str, recipient_id: int) -> None:
         (InAppMessage.recipient_kind == recipient_kind)
         & (InAppMessage.recipient_id == recipient_id) & InAppMessage.read_at.is_null()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxDepth:
+    pending: int
+    dead: int
+    oldest_pending_at: datetime | None
+
+
+async def outbox_depth() -> OutboxDepth:
+    """How much waits to be delivered, and since when: for the operators' metrics."""
+    pending = OutboxMessage.status == PENDING
+    oldest = await OutboxMessage.select(OutboxMessage.created_at).where(pending).order_by(
+        OutboxMessage.created_at).first()
+    return OutboxDepth(await OutboxMessage.count().where(pending),
+                       await OutboxMessage.count().where(OutboxMessage.status == DEAD),
+                       oldest["created_at"] if oldest else None)
+
+
+async def last_runs() -> dict[str, datetime]:
+    """When each scheduled job last started: a job that stops starting means no worker runs."""
+    rows = await ScheduledRun.select(ScheduledRun.job, ScheduledRun.started_at).order_by(
+        ScheduledRun.started_at)
+    return {row["job"]: row["started_at"] for row in rows}
 
 
 async def dead_letters(limit: int = 100) -> list[dict[str, Any]]:
